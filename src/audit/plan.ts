@@ -278,7 +278,11 @@ export function nextStep(u: UserFindings, k: KeyFinding, cfg: Config, now: Date)
     return { on: d, day: d.getTime() === utcDay(now).getTime() ? 'today' : `on ${isoDay(d)}` };
   };
   const deadlineText =
-    k.daysLeft > 0 ? `before ${isoDay(k.deadline)}` : `now (overdue since ${isoDay(k.deadline)})`;
+    k.daysLeft > 0
+      ? `before ${isoDay(k.deadline)}`
+      : k.daysLeft === 0
+        ? 'now (it reaches the limit today)'
+        : `now (overdue since ${isoDay(k.deadline)})`;
 
   if (u.isRoot) {
     return {
