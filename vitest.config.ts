@@ -14,7 +14,7 @@ export default defineConfig({
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'AKIATESTFAKEFAKEFAKE',
       AWS_SECRET_ACCESS_KEY: 'test-only-not-a-real-secret-key-000000000',
-      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   },
 });

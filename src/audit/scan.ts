@@ -1,0 +1,167 @@
+import {
+  CredentialReportExpiredException,
+  CredentialReportNotPresentException,
+  CredentialReportNotReadyException,
+  GenerateCredentialReportCommand,
+  GetAccountAuthorizationDetailsCommand,
+  GetCredentialReportCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
+import {
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { clients } from '../aws/clients.js';
+import { withRetry } from '../aws/retry.js';
+import { clock } from '../clock.js';
+import { RotatorError } from '../errors.js';
+import { logger } from '../logger.js';
+import { USER_TAG } from '../tags.js';
+import type { AccountUser, Enrollment } from './types.js';
+
+/**
+ * The scan reads the whole account in O(users / 1000) IAM calls: the credential report gives every
+ * key's slot, state, creation and last use; GetAccountAuthorizationDetails gives every user's tags
+ * and groups. Nothing here is called per user.
+ */
+
+export interface CredentialReport {
+  content: Uint8Array;
+  generatedAt: Date;
+}
+
+export class CredentialReportError extends RotatorError {
+  override name = 'CredentialReportError';
+}
+
+/** AWS regenerates the report at most every 4 hours and reports it expired after that. */
+const REPORT_MAX_AGE_MS = 4 * 3_600_000;
+
+/**
+ * Gets a credential report no older than 4 hours, generating one when needed. GenerateCredentialReport
+ * answers COMPLETE at once while a recent report exists, so the usual cost is two calls.
+ */
+export async function fetchCredentialReport(
+  iam: IAMClient = clients().iam,
+  options: { pollMs?: number; maxWaitMs?: number } = {},
+): Promise<CredentialReport> {
+  const pollMs = options.pollMs ?? 2_000;
+  const maxWaitMs = options.maxWaitMs ?? 300_000;
+  const started = clock().now().getTime();
+  for (;;) {
+    const generated = await withRetry(() => iam.send(new GenerateCredentialReportCommand({})));
+    if (generated.State === 'COMPLETE') {
+      try {
+        const report = await withRetry(() => iam.send(new GetCredentialReportCommand({})));
+        if (!report.Content) throw new CredentialReportError('GetCredentialReport returned no content');
+        const generatedAt = report.GeneratedTime ?? clock().now();
+        if (clock().now().getTime() - generatedAt.getTime() <= REPORT_MAX_AGE_MS) {
+          return { content: report.Content, generatedAt };
+        }
+        logger.info('Credential report is older than 4 hours; generating a new one', {
+          generatedAt: generatedAt.toISOString(),
+        });
+      } catch (err) {
+        // The report can expire or be regenerated between the two calls: start over.
+        if (
+          !(err instanceof CredentialReportNotPresentException) &&
+          !(err instanceof CredentialReportExpiredException) &&
+          !(err instanceof CredentialReportNotReadyException)
+        ) {
+          throw err;
+        }
+        logger.info('Credential report not available yet', { reason: err.name });
+      }
+    }
+    if (clock().now().getTime() - started > maxWaitMs) {
+      throw new CredentialReportError(
+        `the credential report was not ready after ${Math.round(maxWaitMs / 1000)} s (state ${generated.State ?? 'unknown'})`,
+      );
+    }
+    await clock().sleep(pollMs);
+  }
+}
+
+/** Every IAM user with tags and groups, 1,000 per call. */
+export async function listAccountUsers(iam: IAMClient = clients().iam): Promise<AccountUser[]> {
+  const users: AccountUser[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await withRetry(() =>
+      iam.send(
+        new GetAccountAuthorizationDetailsCommand({ Filter: ['User'], MaxItems: 1000, Marker: marker }),
+      ),
+    );
+    for (const u of page.UserDetailList ?? []) {
+      if (!u.UserName) continue;
+      users.push({
+        userName: u.UserName,
+        arn: u.Arn ?? '',
+        path: u.Path ?? '/',
+        tags: Object.fromEntries((u.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+        groups: u.GroupList ?? [],
+      });
+    }
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return users;
+}
+
+/** A secret tagged `iam-key-rotator:user`, with what ListSecrets tells about its rotation. */
+export interface BoundSecret extends Enrollment {
+  rotationLambdaArn: string | undefined;
+  nextRotation: Date | null;
+  versionsToStages: Record<string, string[]>;
+  /** The version carrying AWSPENDING but not AWSCURRENT: a rotation under way or stuck. */
+  pendingVersionId: string | undefined;
+}
+
+/** Every secret tagged as bound to a user, 100 per call (Secrets Manager, not IAM). */
+export async function listBoundSecrets(sm: SecretsManagerClient = clients().sm): Promise<BoundSecret[]> {
+  const secrets: BoundSecret[] = [];
+  let token: string | undefined;
+  do {
+    const page = await withRetry(() =>
+      sm.send(
+        new ListSecretsCommand({
+          Filters: [{ Key: 'tag-key', Values: [USER_TAG] }],
+          MaxResults: 100,
+          NextToken: token,
+        }),
+      ),
+    );
+    for (const s of page.SecretList ?? []) {
+      const userName = s.Tags?.find((t) => t.Key === USER_TAG)?.Value;
+      if (!s.ARN || !s.Name || !userName) continue;
+      const versionsToStages = s.SecretVersionsToStages ?? {};
+      const pendingVersionId = Object.entries(versionsToStages).find(
+        ([, stages]) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'),
+      )?.[0];
+      secrets.push({
+        secretArn: s.ARN,
+        secretName: s.Name,
+        userName,
+        rotationEnabled: s.RotationEnabled === true,
+        rotationLambdaArn: s.RotationLambdaARN,
+        lastRotated: s.LastRotatedDate ?? null,
+        nextRotation: s.NextRotationDate ?? null,
+        versionsToStages,
+        pendingVersionId,
+        pendingSince: null,
+      });
+    }
+    token = page.NextToken;
+  } while (token);
+
+  // Only secrets with a rotation under way need the pending version's age: rare, one call each.
+  for (const s of secrets) {
+    if (!s.pendingVersionId) continue;
+    const versions = await withRetry(() =>
+      sm.send(new ListSecretVersionIdsCommand({ SecretId: s.secretArn, IncludeDeprecated: false })),
+    );
+    const pending = versions.Versions?.find((v) => v.VersionId === s.pendingVersionId);
+    s.pendingSince = pending?.CreatedDate ?? null;
+  }
+  return secrets;
+}
