@@ -437,13 +437,21 @@ export function securitySummary(run: RunSummary): SnsText {
   const all = findings.flatMap((u) => u.keys.map((k) => ({ u, k })));
   const cat = (c: KeyCategory) => all.filter(({ k }) => k.statuses.includes(c)).length;
   const failedActions = run.results.filter((r) => r.outcome === 'failed');
+  // Failed actions are listed from `results`; a caller that also recorded them as failures
+  // should not see them twice.
+  const otherFailures = run.failures.filter(
+    (f) =>
+      !failedActions.some(
+        (r) => f.subject === r.userName && (r.message === undefined || f.message.includes(r.message)),
+      ),
+  );
   const acted = run.results.filter((r) => r.outcome === 'done' || r.outcome === 'dry-run').length;
   const root = findings.filter((u) => u.isRoot);
   const rootKeys = root.flatMap((u) => u.keys.map((k) => ({ u, k })));
 
   // Most important first: the subject keeps as many as fit.
   const headline: string[] = [];
-  const failures = run.failures.length + failedActions.length;
+  const failures = otherFailures.length + failedActions.length;
   if (failures > 0) headline.push(plural(failures, 'failure'));
   if (rootKeys.length > 0) headline.push(plural(rootKeys.length, 'root key'));
   headline.push(
@@ -543,7 +551,7 @@ export function securitySummary(run: RunSummary): SnsText {
         '      ',
       ),
     ),
-    ...capped('Failures', run.failures, (f) => wrap(scrub(f.message), `  ${f.subject}: `, '      ')),
+    ...capped('Failures', otherFailures, (f) => wrap(scrub(f.message), `  ${f.subject}: `, '      ')),
   );
   return { subject, body: `${lines.join('\n')}\n` };
 }

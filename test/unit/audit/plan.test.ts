@@ -75,6 +75,12 @@ describe('plan: enrolled users', () => {
     expect(r.held.map((h) => h.kind)).toEqual(['deactivate-previous']);
   });
 
+  it('rotates by the oldest active key when it cannot tell which key the secret holds', () => {
+    const r = planDetailed([findings(enrolled([key(1, 84), key(2, 30)]))], cfg, NOW);
+    expect(r.actions).toEqual([expect.objectContaining({ kind: 'rotate', slot: 1 })]);
+    expect(r.held.map((h) => h.kind)).toEqual(['deactivate-previous']);
+  });
+
   it('does not deactivate anything while a rotation is pending', () => {
     const input = enrolled([key(1, 89), key(2, 7)], {
       lastRotated: addDays(NOW, -7),

@@ -109,6 +109,24 @@ describe('parseCredentialReport', () => {
     ]);
   });
 
+  it('reads a quoted user name holding a comma (IAM allows +=,.@_-)', () => {
+    const quoted = BOB.replace(
+      /^bob,arn:aws:iam::123456789012:user\/bob/,
+      '"svc,ops",arn:aws:iam::123456789012:user/svc,ops',
+    );
+    const [row] = parseCredentialReport(
+      report(
+        quoted.replace(
+          ',arn:aws:iam::123456789012:user/svc,ops',
+          ',"arn:aws:iam::123456789012:user/svc,ops"',
+        ),
+      ),
+    );
+    expect(row?.user).toBe('svc,ops');
+    expect(row?.arn).toBe('arn:aws:iam::123456789012:user/svc,ops');
+    expect(row?.keys[0]?.slot).toBe(2);
+  });
+
   it('handles a UTF-8 byte order mark and CRLF line ends', () => {
     const rows = parseCredentialReport(`\uFEFF${HEADER}\r\n${BOB}\r\n`);
     expect(rows[0]?.user).toBe('bob');

@@ -272,6 +272,32 @@ describe('securitySummary', () => {
     expect(b.indexOf('old: key 1')).toBeLessThan(b.indexOf('nobody: key 1'));
   });
 
+  it('does not count a failed action twice when the caller also lists it as a failure', () => {
+    const failed: ActionResult = {
+      userName: 'app',
+      kind: 'rotate',
+      slot: 1,
+      reason: 'x',
+      due: NOW,
+      outcome: 'failed',
+      message: 'LimitExceeded: too many keys',
+    };
+    const s = securitySummary({
+      accountId: '1',
+      now: NOW,
+      cfg,
+      findings: [],
+      results: [failed],
+      failures: [
+        { subject: 'app', message: 'rotate: LimitExceeded: too many keys' },
+        { subject: 'security summary', message: 'Throttled' },
+      ],
+    });
+    expect(s.subject).toContain('2 failures');
+    expect(s.body).toContain('Failed actions (1)\n  app: rotate key 1: LimitExceeded: too many keys');
+    expect(s.body).toContain('Failures (1)\n  security summary: Throttled');
+  });
+
   it('caps long lists with "and N more"', () => {
     const many = Array.from({ length: 130 }, (_, i) =>
       classify({ row: row(`u${i}`, [key(1, 10)]), user: accountUser(`u${i}`) }, cfg, NOW),
@@ -327,6 +353,15 @@ describe('splitForSns', () => {
     // Parts break between paragraphs, never inside a line.
     for (const p of parts.slice(0, -1)) expect(p.body.endsWith('\n')).toBe(true);
     expect(rebuilt).toContain('IAM user svc-2499+team=a,b.c@d_e-f');
+  });
+
+  it('keeps part subjects under 100 characters however long the subject', () => {
+    const parts = splitForSns({ subject: 'S'.repeat(99), body: 'line\n'.repeat(2000) }, { maxBytes: 4096 });
+    expect(parts.length).toBeGreaterThan(2);
+    for (const [i, p] of parts.entries()) {
+      expect(p.subject.length).toBeLessThanOrEqual(99);
+      expect(p.subject.endsWith(`... (part ${i + 1} of ${parts.length})`)).toBe(true);
+    }
   });
 
   it('never cuts a multi-byte character and respects a small budget', () => {
