@@ -14,6 +14,10 @@ import { clock } from '../../src/clock.js';
 import type { SimOptions, SimRotationEvent } from './index.js';
 import { SimAccount, SimulatedCrash } from './index.js';
 
+const unexpected = (): never => {
+  throw new Error('expected the call to fail');
+};
+
 let sim: SimAccount;
 afterEach(() => sim.restore());
 
@@ -178,7 +182,7 @@ describe('RotateSecret', () => {
     expect(sim.versionWithStage(secret.name, 'AWSCURRENT')).toBe(secret.versions[0]?.versionId);
     const err = await sm
       .send(new RotateSecretCommand({ SecretId: secret.name }))
-      .catch((e: unknown) => e as Error);
+      .then(unexpected, (e: unknown) => e as Error);
     expect(err).toBeInstanceOf(InvalidRequestException);
     expect(err.message).toBe("A previous rotation isn't complete. That rotation will be reattempted.");
     expect(sim.rotations()).toHaveLength(1);
@@ -218,7 +222,7 @@ describe('RotateSecret', () => {
           RotationLambdaARN: sim.rotationFunctionArn('other'),
         }),
       )
-      .catch((e: unknown) => e as Error);
+      .then(unexpected, (e: unknown) => e as Error);
     expect(err.name).toBe('AccessDeniedException');
     expect(sim.versionWithStage(secret.name, 'AWSPENDING')).toBeUndefined();
     expect(sim.secret(secret.name)?.rotationLambdaArn).toBe(sim.rotationFunctionArn());
@@ -243,7 +247,7 @@ describe('deferred rotation', () => {
     expect(sim.rotations()[0]?.outcome).toBe('running');
     const pending = await sm
       .send(new GetSecretValueCommand({ SecretId: secret.name, VersionStage: 'AWSPENDING' }))
-      .catch((e: unknown) => e as Error);
+      .then(unexpected, (e: unknown) => e as Error);
     // Staged, but no value until createSecret puts one.
     expect(pending.message).toMatch(/staging label: AWSPENDING/);
     await sim.runPendingRotations();

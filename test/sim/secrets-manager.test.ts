@@ -19,6 +19,10 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SimAccount } from './index.js';
 
+const unexpected = (): never => {
+  throw new Error('expected the call to fail');
+};
+
 let sim: SimAccount;
 let sm: SecretsManagerClient;
 beforeEach(() => {
@@ -56,7 +60,7 @@ describe('Secrets Manager secrets', () => {
     ).rejects.toBeInstanceOf(ResourceExistsException);
     const missing = await sm
       .send(new GetSecretValueCommand({ SecretId: 'nope' }))
-      .catch((e: unknown) => e as Error);
+      .then(unexpected, (e: unknown) => e as Error);
     expect(missing).toBeInstanceOf(ResourceNotFoundException);
     expect(missing.message).toBe("Secrets Manager can't find the specified secret.");
   });
@@ -117,7 +121,7 @@ describe('Secrets Manager secrets', () => {
     sim.addSecret({ name: 's', value: 'v1' });
     const err = await sm
       .send(new GetSecretValueCommand({ SecretId: 's', VersionStage: 'AWSPENDING' }))
-      .catch((e: unknown) => e as Error);
+      .then(unexpected, (e: unknown) => e as Error);
     expect(err).toBeInstanceOf(ResourceNotFoundException);
     expect(err.message).toBe(
       "Secrets Manager can't find the specified secret value for staging label: AWSPENDING",

@@ -18,6 +18,10 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SimAccount } from './index.js';
 
+const unexpected = (): never => {
+  throw new Error('expected the call to fail');
+};
+
 let sim: SimAccount;
 let sns: SNSClient;
 let topic: string;
@@ -209,7 +213,7 @@ describe('Publish limits', () => {
           MessageAttributes: ownerAttr('a'),
         }),
       )
-      .catch((e: unknown) => e as Error);
+      .then(unexpected, (e: unknown) => e as Error);
     expect(tooLong).toBeInstanceOf(InvalidParameterException);
     expect(tooLong.message).toBe('Invalid parameter: Message too long');
     await expect(
