@@ -1,6 +1,6 @@
 import { IAMServiceException } from '@aws-sdk/client-iam';
 import { SecretsManagerServiceException } from '@aws-sdk/client-secrets-manager';
-import { SNSServiceException } from '@aws-sdk/client-sns';
+import { SNSServiceException, ThrottledException } from '@aws-sdk/client-sns';
 import { STSServiceException } from '@aws-sdk/client-sts';
 
 export type Service = 'iam' | 'sts' | 'secretsManager' | 'sns';
@@ -36,9 +36,15 @@ export function serviceError(
   return err;
 }
 
+/** What each service throws when throttled: IAM and STS `Throttling`, Secrets Manager
+ * `ThrottlingException`, SNS `Throttled` (the SDK's ThrottledException class). */
 export function throttlingError(service: Service): Error {
-  const name =
-    service === 'secretsManager' ? 'ThrottlingException' : service === 'sns' ? 'Throttled' : 'Throttling';
+  if (service === 'sns') {
+    const err = new ThrottledException({ message: 'Rate exceeded', $metadata: meta(400) });
+    err.$retryable = { throttling: true };
+    return err;
+  }
+  const name = service === 'secretsManager' ? 'ThrottlingException' : 'Throttling';
   return serviceError(service, name, 'Rate exceeded', { throttling: true });
 }
 

@@ -12,9 +12,10 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { PublishCommand, SNSClient, ThrottledException } from '@aws-sdk/client-sns';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withRetry } from '../../src/aws/retry.js';
+import { isThrottling, withRetry } from '../../src/aws/retry.js';
 import { clock, systemClock } from '../../src/clock.js';
 import type { SimOptions } from './index.js';
 import { SimAccount, SimClock, SimulatedCrash, SimulatedFault } from './index.js';
@@ -65,6 +66,17 @@ describe('virtual clock', () => {
     s.restore();
     expect(clock()).toBe(systemClock);
     sim = undefined;
+  });
+
+  it('a second account installed over the first keeps working after the first is restored', async () => {
+    const first = start();
+    const second = new SimAccount({ accountId: '210987654321' }).install();
+    first.restore();
+    expect(clock()).toBe(second.clock);
+    sim = second;
+    second.addUser('bob');
+    const out = await new IAMClient({}).send(new GetUserCommand({ UserName: 'bob' }));
+    expect(out.User?.Arn).toBe('arn:aws:iam::210987654321:user/bob');
   });
 });
 
@@ -141,6 +153,28 @@ describe('throttling', () => {
     expect(s.clock.now().getTime()).toBeGreaterThanOrEqual(new Date('2026-06-01T00:00:04Z').getTime());
   });
 
+  it("throws each service's own throttling error, which withRetry recognises", async () => {
+    const s = start({ throttle: { probability: 1 } });
+    s.addUser('alice');
+    s.addSecret({ name: 's', value: 'v' });
+    const topic = s.addTopic('t');
+    const errors = await Promise.all([
+      errorOf(new IAMClient({}).send(new GetUserCommand({ UserName: 'alice' }))),
+      errorOf(new STSClient({}).send(new GetCallerIdentityCommand({}))),
+      errorOf(new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: 's' }))),
+      errorOf(new SNSClient({}).send(new PublishCommand({ TopicArn: topic, Message: 'm' }))),
+    ]);
+    expect(errors.map((e) => e?.name)).toEqual([
+      'Throttling',
+      'Throttling',
+      'ThrottlingException',
+      'ThrottledException',
+    ]);
+    expect(errors[3]).toBeInstanceOf(ThrottledException);
+    for (const e of errors) expect(isThrottling(e)).toBe(true);
+    expect(s.published()).toEqual([]);
+  });
+
   it('throttles a seeded random fraction of calls, the same ones for the same seed', async () => {
     const run = async (seed: number) => {
       const s = start({ seed, throttle: { probability: 0.3 } });
@@ -161,8 +195,12 @@ describe('throttling', () => {
     const c = await run(4);
     expect(a.pattern).toEqual(b.pattern);
     expect(a.pattern).not.toEqual(c.pattern);
-    const throttled = a.pattern.filter((p) => p === 'Throttled').length;
+    const throttled = a.pattern.filter((p) => p === 'ThrottledException').length;
     expect(throttled).toBeGreaterThan(5);
+    // withRetry (src/aws/retry.ts) must recognise each service's throttling error.
+    expect(isThrottling(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' }))).toBe(
+      true,
+    );
     expect(throttled).toBeLessThan(35);
     expect(a.published).toBe(60 - throttled);
   });

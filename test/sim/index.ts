@@ -4,7 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { setClock } from '../../src/clock.js';
+import { clock, setClock } from '../../src/clock.js';
 import { SimClock } from './clock.js';
 import type { CommandClass, KeyRecord, OpSpec, SimContext } from './context.js';
 import { CredentialReportModel } from './credential-report.js';
@@ -196,7 +196,9 @@ export class SimAccount {
   }
 
   restore(): void {
-    for (const stub of this.stubs) stub.restore();
+    // Only undo our own stubs: another account (or a test's mockClient) may have replaced them.
+    const ours = (stub: Stub) => (stub as unknown as { client: { send: unknown } }).client.send === stub.send;
+    for (const stub of this.stubs) if (ours(stub)) stub.restore();
     this.stubs = [];
     if (this.savedEnv) {
       for (const [k, v] of Object.entries(this.savedEnv)) {
@@ -205,7 +207,7 @@ export class SimAccount {
       }
       this.savedEnv = undefined;
     }
-    setClock(undefined);
+    if (clock() === this.clock) setClock(undefined);
   }
 
   private dispatch(client: StubbedClient, command: { input: unknown }): Promise<unknown> {
