@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * The service's settings, read from the environment once and validated before any AWS call.
@@ -15,93 +15,105 @@ export class ConfigError extends Error {
   }
 }
 
-const days = (fallback: number, max = 3650) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number of days')
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(max, `must be at most ${max} days`))
-    .default(fallback);
+const wholeNumber = (unit: string, fallback: number, min: number, max: number) =>
+  z._default(
+    z.pipe(
+      z.string().check(z.trim(), z.regex(/^\d+$/, `must be a whole number of ${unit}s`)),
+      z.pipe(
+        z.transform((v: string) => Number(v)),
+        z
+          .number()
+          .check(
+            z.minimum(min, `must be at least ${min} ${unit}${min === 1 ? '' : 's'}`),
+            z.maximum(max, `must be at most ${max} ${unit}s`),
+          ),
+      ),
+    ),
+    fallback,
+  );
+
+const days = (fallback: number, min = 0, max = 3650) => wholeNumber('day', fallback, min, max);
 
 const bool = (fallback: boolean) =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .refine((v) => v === 'true' || v === 'false', { message: 'must be "true" or "false"' })
-    .transform((v) => v === 'true')
-    .default(fallback);
+  z._default(
+    z.pipe(
+      z.string().check(
+        z.trim(),
+        z.toLowerCase(),
+        z.refine((v) => v === 'true' || v === 'false', 'must be "true" or "false"'),
+      ),
+      z.transform((v: string) => v === 'true'),
+    ),
+    fallback,
+  );
 
-const seconds = (fallback: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number of seconds')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1 second').max(max, `must be at most ${max} seconds`))
-    .default(fallback);
+const text = (fallback: string, pattern: RegExp, message: string) =>
+  z._default(
+    z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.regex(pattern, message)),
+    fallback,
+  );
 
-const optionalText = z
-  .string()
-  .trim()
-  .transform((v) => (v === '' ? undefined : v))
-  .optional();
+const ENFORCE_LEVELS = ['notify', 'disable', 'delete'] as const;
 
 const schema = z
   .object({
-    MAX_KEY_AGE_DAYS: days(90).pipe(z.number().min(1, 'must be at least 1 day')),
+    MAX_KEY_AGE_DAYS: days(90, 1),
     WARN_BEFORE_DAYS: days(14),
     ROTATION_GRACE_DAYS: days(7),
-    UNUSED_KEY_DAYS: days(45).pipe(z.number().min(1, 'must be at least 1 day')),
-    ENFORCE: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .pipe(z.enum(['notify', 'disable', 'delete'], { message: 'must be one of notify, disable, delete' }))
-      .default('notify'),
+    UNUSED_KEY_DAYS: days(45, 1),
+    ENFORCE: z._default(
+      z.pipe(
+        z.string().check(z.trim(), z.toLowerCase()),
+        z.enum(ENFORCE_LEVELS, `must be one of ${ENFORCE_LEVELS.join(', ')}`),
+      ),
+      'notify',
+    ),
     DRY_RUN: bool(false),
-    OWNER_TAG_KEY: z.string().trim().min(1, 'must not be empty').max(128).default('owner'),
-    EXEMPT_GROUP: optionalText,
-    SECRET_PREFIX: z
-      .string()
-      .trim()
-      .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'may contain only letters, digits and /_+=.@-')
-      .default('iam-key-rotator/'),
-    TOPIC_ARN: optionalText.pipe(
+    OWNER_TAG_KEY: text(
+      'owner',
+      /^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$/u,
+      'must be a valid IAM tag key (1-128 characters)',
+    ),
+    EXEMPT_GROUP: z.optional(z.string().check(z.trim())),
+    SECRET_PREFIX: text(
+      'iam-key-rotator/',
+      /^[A-Za-z0-9/_+=.@-]+$/,
+      'may contain only letters, digits and /_+=.@-',
+    ),
+    TOPIC_ARN: z.optional(
       z
         .string()
-        .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')
-        .optional(),
+        .check(
+          z.trim(),
+          z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN'),
+        ),
     ),
-    VERIFY_BUDGET_SECONDS: seconds(120, 840),
-    STUCK_ROTATION_HOURS: z
-      .string()
-      .trim()
-      .regex(/^\d+$/, 'must be a whole number of hours')
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(168))
-      .default(6),
-    ROTATION_SCHEDULE_DAYS: days(0).optional(),
+    VERIFY_BUDGET_SECONDS: wholeNumber('second', 120, 1, 840),
+    STUCK_ROTATION_HOURS: wholeNumber('hour', 6, 1, 168),
+    ROTATION_SCHEDULE_DAYS: z.optional(days(0, 0, 1000)),
     CREATE_OWNER_SUBSCRIPTIONS: bool(false),
-    AWS_REGION: z.string().trim().min(1).default('us-east-1'),
+    AWS_REGION: text('us-east-1', /^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1'),
   })
-  .superRefine((c, ctx) => {
-    if (c.WARN_BEFORE_DAYS >= c.MAX_KEY_AGE_DAYS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WARN_BEFORE_DAYS'],
-        message: `must be smaller than MAX_KEY_AGE_DAYS (${c.MAX_KEY_AGE_DAYS})`,
-      });
-    }
-    if (c.ROTATION_GRACE_DAYS >= c.MAX_KEY_AGE_DAYS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ROTATION_GRACE_DAYS'],
-        message: `must be smaller than MAX_KEY_AGE_DAYS (${c.MAX_KEY_AGE_DAYS}), or no key could stay inside the policy`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((c, ctx) => {
+      if (c.WARN_BEFORE_DAYS >= c.MAX_KEY_AGE_DAYS) {
+        ctx.addIssue({
+          code: 'custom',
+          input: c.WARN_BEFORE_DAYS,
+          path: ['WARN_BEFORE_DAYS'],
+          message: `must be smaller than MAX_KEY_AGE_DAYS (${c.MAX_KEY_AGE_DAYS})`,
+        });
+      }
+      if (c.ROTATION_GRACE_DAYS >= c.MAX_KEY_AGE_DAYS) {
+        ctx.addIssue({
+          code: 'custom',
+          input: c.ROTATION_GRACE_DAYS,
+          path: ['ROTATION_GRACE_DAYS'],
+          message: `must be smaller than MAX_KEY_AGE_DAYS (${c.MAX_KEY_AGE_DAYS}), or no key could stay inside the policy`,
+        });
+      }
+    }),
+  );
 
 type Raw = z.infer<typeof schema>;
 
@@ -157,7 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     enforce: r.ENFORCE,
     dryRun: r.DRY_RUN,
     ownerTagKey: r.OWNER_TAG_KEY,
-    exemptGroup: r.EXEMPT_GROUP,
+    exemptGroup: r.EXEMPT_GROUP === '' ? undefined : r.EXEMPT_GROUP,
     secretPrefix: r.SECRET_PREFIX,
     topicArn: r.TOPIC_ARN,
     verifyBudgetSeconds: r.VERIFY_BUDGET_SECONDS,

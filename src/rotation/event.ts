@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { RotationEventError } from '../errors.js';
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -14,13 +14,13 @@ export interface RotationEvent {
 }
 
 // Not trimmed: tokens are opaque and must reach Secrets Manager exactly as sent.
-const text = z.string().regex(/\S/);
+const text = z.string().check(z.regex(/\S/));
 
 const schema = z.object({
   Step: z.enum(ROTATION_STEPS),
   SecretId: text,
   ClientRequestToken: text,
-  RotationToken: text.optional(),
+  RotationToken: z.optional(text),
 });
 
 const NAMES: Record<string, string> = {

@@ -29,6 +29,14 @@ describe('loadConfig', () => {
     ['TOPIC_ARN', 'my-topic', /TOPIC_ARN: must be an SNS topic ARN/],
     ['SECRET_PREFIX', 'bad prefix!', /SECRET_PREFIX: may contain only/],
     ['VERIFY_BUDGET_SECONDS', '0', /VERIFY_BUDGET_SECONDS: must be at least 1 second/],
+    ['VERIFY_BUDGET_SECONDS', '900', /VERIFY_BUDGET_SECONDS: must be at most 840 seconds/],
+    ['STUCK_ROTATION_HOURS', 'soon', /STUCK_ROTATION_HOURS: must be a whole number of hours/],
+    ['STUCK_ROTATION_HOURS', '0', /STUCK_ROTATION_HOURS: must be at least 1 hour/],
+    ['ROTATION_SCHEDULE_DAYS', '5000', /ROTATION_SCHEDULE_DAYS: must be at most 1000 days/],
+    ['CREATE_OWNER_SUBSCRIPTIONS', '1', /CREATE_OWNER_SUBSCRIPTIONS: must be "true" or "false"/],
+    ['OWNER_TAG_KEY', 'owner!', /OWNER_TAG_KEY: must be a valid IAM tag key/],
+    ['AWS_REGION', 'US East', /AWS_REGION: must be an AWS region name/],
+    ['ROTATION_GRACE_DAYS', '90', /ROTATION_GRACE_DAYS: must be smaller than MAX_KEY_AGE_DAYS \(90\)/],
   ])('rejects %s=%s with an error naming the variable', (name, value, message) => {
     let thrown: unknown;
     try {
@@ -39,6 +47,14 @@ describe('loadConfig', () => {
     expect(thrown).toBeInstanceOf(ConfigError);
     expect((thrown as ConfigError).variable).toBe(name);
     expect((thrown as Error).message).toMatch(message);
+  });
+
+  it('derives the rotation schedule from the policy unless set', () => {
+    expect(
+      loadConfig({ MAX_KEY_AGE_DAYS: '30', ROTATION_GRACE_DAYS: '3', WARN_BEFORE_DAYS: '5' })
+        .rotationScheduleDays,
+    ).toBe(26);
+    expect(loadConfig({ ROTATION_SCHEDULE_DAYS: '30' }).rotationScheduleDays).toBe(30);
   });
 
   it('treats empty variables as unset and accepts case-insensitive values', () => {
