@@ -12,6 +12,7 @@ import {
   IAMClient,
   LimitExceededException,
   ListAccessKeysCommand,
+  ListAccountAliasesCommand,
   ListGroupsForUserCommand,
   ListUsersCommand,
   ListUserTagsCommand,
@@ -173,6 +174,15 @@ describe('IAM access keys', () => {
       ServiceName: 'ec2',
       Region: 'us-east-1',
     });
+  });
+});
+
+describe('ListAccountAliases', () => {
+  it('returns the configured alias, or none', async () => {
+    expect((await iam.send(new ListAccountAliasesCommand({}))).AccountAliases).toEqual([]);
+    sim.restore();
+    sim = new SimAccount({ accountAlias: 'acme-prod' }).install();
+    expect((await iam.send(new ListAccountAliasesCommand({}))).AccountAliases).toEqual(['acme-prod']);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   GetUserCommand,
   LimitExceededException,
   ListAccessKeysCommand,
+  ListAccountAliasesCommand,
   ListGroupsForUserCommand,
   ListUsersCommand,
   ListUserTagsCommand,
@@ -80,6 +81,9 @@ export class IamModel {
   readonly keys = new Map<string, KeyRecord>();
   /** Every secret access key ever issued (seeded or created), for leak checks. */
   readonly issued: string[] = [];
+
+  /** The account alias (ListAccountAliases), if any. */
+  alias: string | undefined;
 
   constructor(private readonly ctx: SimContext) {}
 
@@ -431,6 +435,10 @@ export class IamModel {
             : { ServiceName: 'N/A', Region: 'N/A' },
         };
       }),
+      op('iam', ListAccountAliasesCommand, () => ({
+        AccountAliases: this.alias === undefined ? [] : [this.alias],
+        IsTruncated: false,
+      })),
       op('iam', GetAccountAuthorizationDetailsCommand, (input) => {
         const wantUsers =
           input.Filter === undefined || input.Filter.length === 0 || input.Filter.includes('User');

@@ -33,6 +33,8 @@ export { OPERATOR_ACCESS_KEY_ID };
 
 export interface SimOptions {
   accountId?: string;
+  /** Returned by IAM ListAccountAliases; none by default. */
+  accountAlias?: string;
   region?: string;
   /** Virtual clock start; default 2026-06-01T00:00:00Z. */
   start?: Date;
@@ -145,6 +147,7 @@ export class SimAccount {
     this.latencyMs = options.latencyMs ?? 0;
     this.throttler = new Throttler(options.throttle, seed, this.clock.nowMs());
     this.iam = new IamModel(this.ctx);
+    this.iam.alias = options.accountAlias;
     this.report = new CredentialReportModel(this.ctx, this.iam);
     this.sts = new StsModel(this.ctx, this.iam, [
       OPERATOR_ACCESS_KEY_ID,
