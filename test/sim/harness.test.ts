@@ -283,3 +283,27 @@ describe('snapshot', () => {
     expect(s.snapshot()).not.toEqual(mid);
   });
 });
+
+describe('install() and the environment', () => {
+  it('uses fake operator credentials instead of a profile, and restore() puts the environment back', async () => {
+    const saved = { ...process.env };
+    try {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      process.env.AWS_PROFILE = 'someones-real-profile';
+      const s = start();
+      expect(process.env.AWS_PROFILE).toBeUndefined();
+      const out = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+      expect(out.Arn).toBe('arn:aws:iam::123456789012:user/operator');
+      s.restore();
+      sim = undefined;
+      expect(process.env.AWS_PROFILE).toBe('someones-real-profile');
+      expect(process.env.AWS_ACCESS_KEY_ID).toBeUndefined();
+    } finally {
+      for (const k of ['AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+});

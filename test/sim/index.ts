@@ -170,20 +170,27 @@ export class SimAccount {
 
   /**
    * Mocks every IAMClient, STSClient, SecretsManagerClient and SNSClient (existing instances
-   * too) and makes the virtual clock the service clock. If the environment has no credentials,
-   * sets the operator's fake ones so the default provider chain never looks further.
+   * too) and makes the virtual clock the service clock. Sets the operator's fake credentials in
+   * the environment when it has none and hides AWS_PROFILE (restore() puts both back).
    */
   install(): this {
     this.restore();
-    if (!process.env.AWS_ACCESS_KEY_ID) {
+    // The simulated account must never pick up a real profile, and the default provider chain
+    // must find credentials at once (no SSO, no instance metadata).
+    const env = process.env;
+    if (env.AWS_PROFILE !== undefined || !env.AWS_ACCESS_KEY_ID || !env.AWS_REGION) {
       this.savedEnv = {
-        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
-        AWS_REGION: process.env.AWS_REGION,
+        AWS_PROFILE: env.AWS_PROFILE,
+        AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+        AWS_REGION: env.AWS_REGION,
       };
-      process.env.AWS_ACCESS_KEY_ID = OPERATOR_ACCESS_KEY_ID;
-      process.env.AWS_SECRET_ACCESS_KEY = 'test-only-not-a-real-secret-key-000000000';
-      process.env.AWS_REGION ??= this.region;
+      delete env.AWS_PROFILE;
+      if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) {
+        env.AWS_ACCESS_KEY_ID = OPERATOR_ACCESS_KEY_ID;
+        env.AWS_SECRET_ACCESS_KEY = 'test-only-not-a-real-secret-key-000000000';
+      }
+      env.AWS_REGION ??= this.region;
     }
     this.sts.operatorKeyIds.add(process.env.AWS_ACCESS_KEY_ID ?? OPERATOR_ACCESS_KEY_ID);
     const sim = this;
