@@ -38,20 +38,36 @@ export class CredentialReportError extends RotatorError {
 /** AWS regenerates the report at most every 4 hours and reports it expired after that. */
 const REPORT_MAX_AGE_MS = 4 * 3_600_000;
 
+export interface FetchReportOptions {
+  /** First wait after GenerateCredentialReport says STARTED or INPROGRESS; doubles up to maxPollMs. */
+  pollMs?: number;
+  maxPollMs?: number;
+  /** Give up (CredentialReportError) when no report is ready after this long. */
+  maxWaitMs?: number;
+}
+
 /**
- * Gets a credential report no older than 4 hours, generating one when needed. GenerateCredentialReport
- * answers COMPLETE at once while a recent report exists, so the usual cost is two calls.
+ * Gets a credential report no older than 4 hours, generating one when needed.
+ *
+ * GenerateCredentialReport answers COMPLETE at once while a report younger than 4 hours exists,
+ * so the usual cost is two calls; otherwise it starts one (STARTED) and answers INPROGRESS until
+ * it is done. The wait doubles between polls (2, 4, 8, 16 s): a small account's report is ready
+ * within seconds, a large one's within a minute, and every poll is an IAM call that counts against
+ * the account-wide rate. GetCredentialReport can still fail between the two calls (the report
+ * expired, or another caller started a new one): that is not an error, generate again.
  */
 export async function fetchCredentialReport(
   iam: IAMClient = clients().iam,
-  options: { pollMs?: number; maxWaitMs?: number } = {},
+  options: FetchReportOptions = {},
 ): Promise<CredentialReport> {
-  const pollMs = options.pollMs ?? 2_000;
+  const maxPollMs = options.maxPollMs ?? 16_000;
   const maxWaitMs = options.maxWaitMs ?? 300_000;
+  let pollMs = options.pollMs ?? 2_000;
   const started = clock().now().getTime();
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const generated = await withRetry(() => iam.send(new GenerateCredentialReportCommand({})));
-    if (generated.State === 'COMPLETE') {
+    let state: string = generated.State ?? 'unknown';
+    if (state === 'COMPLETE') {
       try {
         const report = await withRetry(() => iam.send(new GetCredentialReportCommand({})));
         if (!report.Content) throw new CredentialReportError('GetCredentialReport returned no content');
@@ -59,27 +75,37 @@ export async function fetchCredentialReport(
         if (clock().now().getTime() - generatedAt.getTime() <= REPORT_MAX_AGE_MS) {
           return { content: report.Content, generatedAt };
         }
+        // IAM expires it any moment now: the next GenerateCredentialReport starts a new one.
         logger.info('Credential report is older than 4 hours; generating a new one', {
           generatedAt: generatedAt.toISOString(),
         });
+        state = 'EXPIRED';
       } catch (err) {
-        // The report can expire or be regenerated between the two calls: start over.
         if (
-          !(err instanceof CredentialReportNotPresentException) &&
-          !(err instanceof CredentialReportExpiredException) &&
-          !(err instanceof CredentialReportNotReadyException)
+          err instanceof CredentialReportNotPresentException ||
+          err instanceof CredentialReportExpiredException
         ) {
+          // Gone between the two calls: the next GenerateCredentialReport starts a new one at once.
+          logger.info('Credential report disappeared; generating a new one', { reason: err.name });
+          state = 'EXPIRED';
+        } else if (err instanceof CredentialReportNotReadyException) {
+          logger.info('Credential report is being regenerated', { reason: err.name });
+          state = 'INPROGRESS';
+        } else {
           throw err;
         }
-        logger.info('Credential report not available yet', { reason: err.name });
       }
     }
-    if (clock().now().getTime() - started > maxWaitMs) {
+    const waited = clock().now().getTime() - started;
+    if (waited >= maxWaitMs) {
       throw new CredentialReportError(
-        `the credential report was not ready after ${Math.round(maxWaitMs / 1000)} s (state ${generated.State ?? 'unknown'})`,
+        `the credential report was not ready after ${Math.round(waited / 1000)} s (state ${state}); nothing was changed`,
       );
     }
-    await clock().sleep(pollMs);
+    // An expired report is replaced at the next call: no reason to wait (but never spin).
+    if (state === 'EXPIRED' && attempt === 1) continue;
+    await clock().sleep(Math.min(pollMs, maxWaitMs - waited));
+    pollMs = Math.min(maxPollMs, pollMs * 2);
   }
 }
 
