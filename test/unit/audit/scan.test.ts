@@ -55,7 +55,7 @@ const report = (generatedAgoMs = 60_000) => ({
   GeneratedTime: new Date(clock.t - generatedAgoMs),
 });
 const state = (State: 'STARTED' | 'INPROGRESS' | 'COMPLETE') => ({ ...meta, State });
-const err = <E>(C: new (o: { message: string; $metadata: object }) => E) =>
+const err = (C: new (o: { message: string; $metadata: object }) => Error): Error =>
   new C({ message: 'simulated', $metadata: {} });
 
 describe('fetchCredentialReport', () => {
