@@ -16,18 +16,27 @@ import { AWSCURRENT, describeSecret, getSecretString, type SecretDescription } f
 import type { Config } from './config.js';
 import { BindingError, messageOf, NotEnrolledError, RotatorError } from './errors.js';
 import { logger } from './logger.js';
-import { parseSecretValue } from './rotation/secret-value.js';
+import { UnknownUserError } from './rotate-now.js';
+import { parseSecretValue, type SecretShape } from './rotation/secret-value.js';
 import { SECRET_TAG, USER_TAG } from './tags.js';
 
 /**
  * Enrollment puts one IAM user under management: a secret `<prefix><UserName>` holding a key pair
  * of the user, both binding tags (DESIGN.md, "Binding"), and the rotation function attached with a
- * schedule. Every check runs before the first change; if a later step fails, the steps already
- * taken are undone, so an error leaves the account as it was.
+ * schedule. Every check runs before the first change, so a refusal changes nothing. If a call fails
+ * after the first change: before the secret exists, the new key is deleted again; once the secret
+ * holds the new key, nothing is undone (deleting a secret blocks its name for the recovery window)
+ * and the error says to run enroll again, which adopts the secret and finishes the binding. Until
+ * then the binding is incomplete, so the rotation function refuses to touch the user.
  */
 
 export class EnrollmentError extends RotatorError {
   override name = 'EnrollmentError';
+}
+
+/** The request itself is wrong (user name, owner, function ARN, schedule): nothing was looked up. */
+export class EnrollInputError extends EnrollmentError {
+  override name = 'EnrollInputError';
 }
 
 const userName = z
@@ -54,6 +63,10 @@ export interface EnrollResult {
   accessKeyId: string;
   /** The user's other keys, which consumers must stop using. */
   otherKeyIds: string[];
+  /** Field names of the key pair in the secret's value ('legacy': username/accesskey/secretkey). */
+  shape: SecretShape;
+  /** Adopt: the rotation function the secret had before, when it was another one. */
+  replacedRotationLambdaArn?: string | undefined;
   owner: string | undefined;
   scheduleDays: number;
   /** What the people who use this user's key must do now. */
@@ -62,19 +75,21 @@ export interface EnrollResult {
 
 function validate(req: EnrollRequest, cfg: Config): { scheduleDays: number; owner: string | undefined } {
   const parsed = userName.safeParse(req.userName);
-  if (!parsed.success) throw new EnrollmentError(parsed.error.issues[0]?.message ?? 'invalid user name');
+  if (!parsed.success) throw new EnrollInputError(parsed.error.issues[0]?.message ?? 'invalid user name');
   const owner = req.owner?.trim().toLowerCase();
   if (owner !== undefined && !isValidEmail(owner)) {
-    throw new EnrollmentError(`owner must be an email address (got "${req.owner}")`);
+    throw new EnrollInputError(`owner must be an email address (got "${req.owner}")`);
   }
   if (!/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}$/.test(req.rotationLambdaArn)) {
-    throw new EnrollmentError(
+    throw new EnrollInputError(
       `rotation function must be a Lambda function ARN (got "${req.rotationLambdaArn}")`,
     );
   }
   const scheduleDays = req.scheduleDays ?? cfg.rotationScheduleDays;
   if (!Number.isInteger(scheduleDays) || scheduleDays < 1 || scheduleDays > 1000) {
-    throw new EnrollmentError(`schedule must be a whole number of days from 1 to 1000 (got ${scheduleDays})`);
+    throw new EnrollInputError(
+      `schedule must be a whole number of days from 1 to 1000 (got ${scheduleDays})`,
+    );
   }
   return { scheduleDays, owner };
 }
@@ -92,7 +107,7 @@ export async function enroll(req: EnrollRequest, cfg: Config): Promise<EnrollRes
   const { scheduleDays, owner: requestedOwner } = validate(req, cfg);
   const { sm } = clients();
   const user = await getUser(req.userName);
-  if (!user) throw new NotEnrolledError(`IAM user ${req.userName} does not exist`);
+  if (!user) throw new UnknownUserError(`IAM user ${req.userName} does not exist`);
   const owner = requestedOwner ?? user.tags[cfg.ownerTagKey]?.toLowerCase();
   if (owner === undefined) {
     throw new EnrollmentError(
@@ -141,7 +156,23 @@ export async function enroll(req: EnrollRequest, cfg: Config): Promise<EnrollRes
       req.rotationLambdaArn,
       scheduleDays,
     );
-    return report('adopted', user.userName, existing, parsed.accessKeyId, keys, owner, scheduleDays);
+    const replaced =
+      existing.rotationLambdaArn !== undefined && existing.rotationLambdaArn !== req.rotationLambdaArn
+        ? existing.rotationLambdaArn
+        : undefined;
+    return {
+      ...report(
+        'adopted',
+        user.userName,
+        existing,
+        parsed.accessKeyId,
+        keys,
+        owner,
+        scheduleDays,
+        parsed.shape,
+      ),
+      ...(replaced ? { replacedRotationLambdaArn: replaced } : {}),
+    };
   }
 
   // Create: room for one new key is needed (DESIGN.md invariant 1: never a third key).
@@ -201,7 +232,7 @@ export async function enroll(req: EnrollRequest, cfg: Config): Promise<EnrollRes
     );
   }
   const created = await describeSecret(secretArn);
-  return report('created', user.userName, created, key.accessKeyId, keys, owner, scheduleDays);
+  return report('created', user.userName, created, key.accessKeyId, keys, owner, scheduleDays, 'standard');
 }
 
 async function bind(
@@ -242,7 +273,9 @@ function report(
   keys: readonly { accessKeyId: string }[],
   owner: string,
   scheduleDays: number,
+  shape: SecretShape,
 ): EnrollResult {
+  const fields = shape === 'legacy' ? 'accesskey and secretkey' : 'AccessKeyId and SecretAccessKey';
   const otherKeyIds = keys.map((k) => k.accessKeyId).filter((id) => id !== accessKeyId);
   const others = otherKeyIds.length
     ? ` Stop using ${otherKeyIds.join(' and ')}: the audit deactivates ${otherKeyIds.length === 1 ? 'it' : 'them'} once the grace period after this key's creation has passed.`
@@ -254,9 +287,10 @@ function report(
     mode,
     accessKeyId,
     otherKeyIds,
+    shape,
     owner,
     scheduleDays,
-    consumers: `Consumers of user ${userName} must read the key from secret ${secret.name} (fields AccessKeyId and SecretAccessKey, stage AWSCURRENT) on every start or credential refresh, never copy it.${others}`,
+    consumers: `Consumers of user ${userName} must read the key from secret ${secret.name} (fields ${fields}, stage AWSCURRENT) on every start or credential refresh, never copy it.${others}`,
   };
 }
 
@@ -270,10 +304,10 @@ export interface UnenrollResult {
 /** Removes the binding and the schedule; keeps the secret and every key. */
 export async function unenroll(name: string, cfg: Config): Promise<UnenrollResult> {
   const parsed = userName.safeParse(name);
-  if (!parsed.success) throw new EnrollmentError(parsed.error.issues[0]?.message ?? 'invalid user name');
+  if (!parsed.success) throw new EnrollInputError(parsed.error.issues[0]?.message ?? 'invalid user name');
   const { iam, sm } = clients();
   const user = await getUser(name);
-  if (!user) throw new NotEnrolledError(`IAM user ${name} does not exist`);
+  if (!user) throw new UnknownUserError(`IAM user ${name} does not exist`);
   const secretArn = user.tags[SECRET_TAG] ?? (await findSecret(`${cfg.secretPrefix}${name}`))?.arn;
   if (!secretArn)
     throw new NotEnrolledError(
