@@ -178,7 +178,11 @@ async function tellOwnerBlocked(ctx: RotationContext, b: Blocker): Promise<void>
     '',
     'What to do: if the key above is no longer needed, deactivate or delete it:',
     `  aws iam update-access-key --user-name ${ctx.userName} --access-key-id ${b.key.accessKeyId} --status Inactive`,
-    'then rotate again:',
+    // Secrets Manager refuses every new rotation while the refused one still holds AWSPENDING.
+    'then clear the refused rotation: Secrets Manager keeps it pending and refuses new rotations until its',
+    `AWSPENDING label is removed (the daily audit removes it after ${ctx.config.stuckRotationHours} hours):`,
+    `  aws secretsmanager update-secret-version-stage --secret-id ${ctx.secretArn} --version-stage AWSPENDING --remove-from-version-id ${ctx.token}`,
+    'and rotate again:',
     `  aws secretsmanager rotate-secret --secret-id ${ctx.secretArn}`,
     ctx.ownerEmail === undefined
       ? '\nThis user has no owner tag, so this message goes to the security team.'
