@@ -1,12 +1,13 @@
 import {
   InvalidRequestException,
+  ResourceNotFoundException,
   RotateSecretCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { clients } from '../aws/clients.js';
 import { type AccessKeyInfo, deleteAccessKey, listAccessKeys, setAccessKeyStatus } from '../aws/iam.js';
 import { withRetry } from '../aws/retry.js';
-import { AWSCURRENT, AWSPENDING, getSecretString } from '../aws/secrets.js';
+import { AWSCURRENT, AWSPENDING, describeSecret, getSecretString } from '../aws/secrets.js';
 import { messageOf } from '../errors.js';
 import { logger } from '../logger.js';
 import { parseSecretValue } from '../rotation/secret-value.js';
@@ -25,6 +26,11 @@ export interface ActOptions {
   dryRun: boolean;
   /** Every secret tagged `iam-key-rotator:user`, by user name (from the scan). */
   secretsByUser: ReadonlyMap<string, readonly BoundSecret[]>;
+  /**
+   * SECRET_PREFIX. The secret `<prefix><UserName>` also protects its keys even when it is not
+   * tagged (a half-finished enrollment, a secret made by hand): a key in use is never disabled.
+   */
+  secretPrefix?: string | undefined;
 }
 
 /** Key creation times in the report have whole seconds; ListAccessKeys may carry milliseconds. */
@@ -37,14 +43,23 @@ interface LiveUser {
   protectedKeyIds: Set<string>;
 }
 
-async function readLiveUser(userName: string, secrets: readonly BoundSecret[]): Promise<LiveUser> {
+async function readLiveUser(
+  userName: string,
+  secrets: readonly BoundSecret[],
+  secretPrefix: string | undefined,
+): Promise<LiveUser> {
   const keys = await listAccessKeys(userName);
   const protectedKeyIds = new Set<string>();
+  const secretIds: string[] = secrets.map((s) => s.secretArn);
+  const conventional = secretPrefix === undefined ? undefined : `${secretPrefix}${userName}`;
+  if (conventional !== undefined && !secrets.some((s) => s.secretName === conventional)) {
+    secretIds.push(conventional);
+  }
   // AWSPENDING too: a rotation may have started since the scan, and the key it is verifying or
   // promoting must not be touched.
-  for (const secret of secrets) {
+  for (const secretId of secretIds) {
     for (const stage of [AWSCURRENT, AWSPENDING]) {
-      const value = await getSecretString(secret.secretArn, { stage });
+      const value = await getSecretString(secretId, { stage });
       if (value === undefined) continue;
       try {
         protectedKeyIds.add(parseSecretValue(value).accessKeyId);
@@ -81,7 +96,7 @@ async function actOnUser(
     try {
       let keyId = action.keyId;
       if (KEY_ACTIONS.has(action.kind)) {
-        live ??= await readLiveUser(userName, secrets);
+        live ??= await readLiveUser(userName, secrets, options.secretPrefix);
         const key = resolveKey(action, live);
         if (!key) {
           results.push({ ...action, outcome: 'skipped', message: 'the key no longer exists' });
@@ -106,6 +121,13 @@ async function actOnUser(
           continue;
         }
       }
+      if (action.kind === 'clear-stuck') {
+        const gone = await stuckVersionGone(action, secrets);
+        if (gone) {
+          results.push({ ...action, outcome: 'skipped', message: gone });
+          continue;
+        }
+      }
       if (options.dryRun) {
         results.push({ ...action, keyId, outcome: 'dry-run' });
         continue;
@@ -122,6 +144,35 @@ async function actOnUser(
   return results;
 }
 
+/** The bound secret an action names (or the user's only one). */
+const secretOf = (action: PlannedAction, secrets: readonly BoundSecret[]): BoundSecret | undefined =>
+  secrets.find((s) => s.secretArn === action.secretArn) ?? (action.secretArn ? undefined : secrets[0]);
+
+/**
+ * Why a stuck AWSPENDING is no longer there to clear, or undefined when it still is. The scan saw
+ * the version minutes ago; the rotation may have finished or been retried since, and clearing
+ * AWSPENDING from a rotation that is running again would break it.
+ */
+async function stuckVersionGone(
+  action: PlannedAction,
+  secrets: readonly BoundSecret[],
+): Promise<string | undefined> {
+  const secret = secretOf(action, secrets);
+  const pending = secret?.pendingVersionId;
+  if (!secret || !pending) return 'no pending version any more';
+  try {
+    const live = await describeSecret(secret.secretArn);
+    const stages = live.versions[pending] ?? [];
+    if (!stages.includes(AWSPENDING) || stages.includes(AWSCURRENT)) {
+      return 'the pending rotation finished or was cleared meanwhile';
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) return 'the secret no longer exists';
+    throw err;
+  }
+}
+
 /** Does one action; returns a reason when it turned out to be unnecessary. */
 async function execute(
   action: PlannedAction,
@@ -132,10 +183,12 @@ async function execute(
   switch (action.kind) {
     case 'deactivate-previous':
     case 'disable':
-      await setAccessKeyStatus(action.userName, keyId as string, 'Inactive');
+      if (!(await setAccessKeyStatus(action.userName, keyId as string, 'Inactive'))) {
+        return 'the key no longer exists';
+      }
       return undefined;
     case 'delete':
-      await deleteAccessKey(action.userName, keyId as string);
+      if (!(await deleteAccessKey(action.userName, keyId as string))) return 'the key no longer exists';
       return undefined;
     case 'rotate': {
       const secretArn = action.secretArn ?? secrets[0]?.secretArn;
@@ -154,7 +207,7 @@ async function execute(
       return undefined;
     }
     case 'clear-stuck': {
-      const secret = secrets.find((s) => s.secretArn === action.secretArn) ?? secrets[0];
+      const secret = secretOf(action, secrets);
       const pending = secret?.pendingVersionId;
       if (!secret || !pending) return 'no pending version any more';
       // Removing AWSPENDING lets the next rotation start; the key the stuck rotation may have
