@@ -76,6 +76,8 @@ export interface UserStatus {
   nextRotationAt: string | null;
   /** What is wrong, in words (binding, stuck rotation, two keys, unused key, ...). */
   problems: string[];
+  /** What is expected to happen next and is not a problem (a previous key in its grace period). */
+  notes: string[];
 }
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -194,18 +196,36 @@ export async function userStatus(userName: string, cfg: Config): Promise<UserSta
       unused: active && (daysSinceUse ?? ageDays ?? 0) >= cfg.unusedKeyDays,
     });
   }
-  const activeKeys = keys.filter((k) => k.status === 'Active');
-  if (activeKeys.length > 1) problems.push('two active keys: one of them should be retired');
+  const notes: string[] = [];
+  const currentKey = keys.find((k) => k.stages.includes(AWSCURRENT));
+  // After a rotation the previous key stays active for the grace period; then the audit retires it.
+  const graceEnds =
+    enrolled && currentKey?.createdAt
+      ? addDays(utcDay(new Date(currentKey.createdAt)), cfg.rotationGraceDays)
+      : undefined;
+  const inGrace = (k: KeyStatus) =>
+    graceEnds !== undefined &&
+    k.status === 'Active' &&
+    k.stages.includes(AWSPREVIOUS) &&
+    now.getTime() < graceEnds.getTime();
   for (const k of keys) {
+    if (inGrace(k)) {
+      notes.push(
+        `previous key ${k.accessKeyId} stays active until ${graceEnds?.toISOString().slice(0, 10)} (the ${cfg.rotationGraceDays}-day grace after rotation); then the audit deactivates it`,
+      );
+      continue;
+    }
     if (k.policy === 'expired') problems.push(`key ${k.accessKeyId} is older than ${cfg.maxKeyAgeDays} days`);
     if (k.unused)
       problems.push(`key ${k.accessKeyId} has not been used for ${cfg.unusedKeyDays} days or more`);
+  }
+  if (keys.filter((k) => k.status === 'Active' && !inGrace(k)).length > 1) {
+    problems.push('two active keys: one of them should be retired');
   }
   if (secret?.keyIds.AWSCURRENT && !keys.some((k) => k.accessKeyId === secret?.keyIds.AWSCURRENT)) {
     problems.push(`the secret's AWSCURRENT key ${secret.keyIds.AWSCURRENT} no longer exists`);
   }
 
-  const currentKey = keys.find((k) => k.stages.includes(AWSCURRENT));
   const auditDate =
     enrolled && currentKey?.createdAt
       ? addDays(utcDay(new Date(currentKey.createdAt)), rotateAtAge(cfg))
@@ -226,6 +246,7 @@ export async function userStatus(userName: string, cfg: Config): Promise<UserSta
     auditRotatesOn: iso(auditDate),
     nextRotationAt: iso(next),
     problems,
+    notes,
   };
 }
 

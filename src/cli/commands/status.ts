@@ -89,6 +89,11 @@ export function renderUserStatus(s: UserStatus, io: Io): string {
       ),
     );
   }
+  if (s.notes.length > 0) {
+    out.push('Next:');
+    for (const n of s.notes) out.push(`  - ${n}`);
+    out.push('');
+  }
   if (s.problems.length > 0) {
     out.push('Problems:');
     for (const p of s.problems) out.push(`  - ${p}`);
