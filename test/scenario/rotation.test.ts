@@ -292,6 +292,20 @@ describe('rotation through RotateSecret on the simulated account', () => {
     await assertInvariants(account, alice, { tracker, initialKeyId: alice.key.accessKeyId });
   });
 
+  it('rotates a user whose name uses the characters IAM allows besides letters (+=,.@_-)', async () => {
+    const account = newSim();
+    const cfg = settings();
+    const name = 'svc+ci=build,eu.1@corp_x-y';
+    const tracker = tracked(account, name, cfg);
+    const user = await enrolledUser(account, { name, owner: OWNER, rotationFunction: tracker.fn });
+
+    await rotateSecret(user.secretArn);
+
+    expect(account.rotations()[0]).toMatchObject({ outcome: 'succeeded', errors: [] });
+    expect(keyPairAt(account, user.secretArn, 'AWSCURRENT')?.userName).toBe(name);
+    await assertInvariants(account, user, { tracker, initialKeyId: user.key.accessKeyId });
+  });
+
   it('rotates three times in a row: never a third key, retired keys rejected, the current key works', async () => {
     const account = newSim();
     const cfg = settings();
@@ -444,6 +458,37 @@ describe('rotation through RotateSecret on the simulated account', () => {
       expect(account.rotations()[0]).toMatchObject({ outcome: 'succeeded', attempts: 2 });
       expect(account.key(alice.key.accessKeyId)?.status).toBe('Inactive');
       expect(await whoAmI(account, alice.key)).toBe('InvalidClientTokenId');
+      await assertInvariants(account, alice, { tracker, initialKeyId: alice.key.accessKeyId });
+    });
+
+    it.each([
+      ['DeleteAccessKey', '7'],
+      ['CreateAccessKey', '7'],
+      ['DeleteAccessKey', '0'],
+      ['UpdateAccessKey', '0'],
+    ] as const)('recovers from a crash after %s in a second rotation (grace %s days)', async (op, grace) => {
+      const account = newSim();
+      const cfg = settings({ ROTATION_GRACE_DAYS: grace });
+      const tracker = tracked(account, 'alice', cfg);
+      const alice = await enrolledUser(account, {
+        name: 'alice',
+        owner: OWNER,
+        rotationFunction: tracker.fn,
+      });
+      await rotateSecret(alice.secretArn);
+      const first = keyPairAt(account, alice.secretArn, 'AWSCURRENT');
+      account.clock.advance(86_400_000);
+      account.crashAfterCall(op);
+
+      const token = await rotateSecret(alice.secretArn);
+
+      expect(account.rotations()[1]).toMatchObject({ token, outcome: 'succeeded', attempts: 2 });
+      expect(account.rotations()[1]?.errors[0]).toMatch(/^SimulatedCrash/);
+      // The first rotation's previous key is gone; its new key is now AWSPREVIOUS.
+      expect(account.key(alice.key.accessKeyId)).toBeUndefined();
+      expect(keyPairAt(account, alice.secretArn, 'AWSPREVIOUS')?.accessKeyId).toBe(first?.accessKeyId);
+      expect(account.key(first?.accessKeyId ?? '')?.status).toBe(grace === '0' ? 'Inactive' : 'Active');
+      expect(tracker.maxKeys()).toBe(2);
       await assertInvariants(account, alice, { tracker, initialKeyId: alice.key.accessKeyId });
     });
   });
