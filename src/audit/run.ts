@@ -33,8 +33,8 @@ export interface NotificationSummary {
   recipient: string;
   subject: string;
   severity: Severity | 'summary';
-  /** 'sent', 'failed', or 'dry-run' (would have been sent). */
-  outcome: 'sent' | 'failed' | 'dry-run';
+  /** 'sent', 'failed', 'dry-run' (would have been sent), or 'not-sent' (no TOPIC_ARN). */
+  outcome: 'sent' | 'failed' | 'dry-run' | 'not-sent';
 }
 
 export interface AuditSummary {
@@ -89,11 +89,15 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   const startedAt = clock().now();
   const failures: Failure[] = [];
 
-  const { accountId, accountAlias } = await accountIdentity();
-  const report = await fetchCredentialReport();
+  // The scan's reads are independent: the authorization details and the secrets are read while
+  // IAM generates the credential report. None of them is per user.
+  const [{ accountId, accountAlias }, report, users, secrets] = await Promise.all([
+    accountIdentity(),
+    fetchCredentialReport(),
+    listAccountUsers(),
+    listBoundSecrets(),
+  ]);
   const rows = parseCredentialReport(report.content);
-  const users = await listAccountUsers();
-  const secrets = await listBoundSecrets();
   const now = clock().now();
 
   const findings = classifyAccount({ rows, users, enrollments: secrets }, cfg, now);
@@ -101,17 +105,40 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   const secretsByUser = new Map<string, BoundSecret[]>();
   for (const s of secrets) secretsByUser.set(s.userName, [...(secretsByUser.get(s.userName) ?? []), s]);
 
-  const results = await act(planned.actions, { dryRun: cfg.dryRun, secretsByUser });
+  const results = await act(planned.actions, {
+    dryRun: cfg.dryRun,
+    secretsByUser,
+    secretPrefix: cfg.secretPrefix,
+  });
   for (const r of results) {
-    if (r.outcome === 'failed')
+    if (r.outcome === 'failed') {
       failures.push({ subject: r.userName, message: `${r.kind}: ${r.message ?? 'failed'}` });
+    }
   }
 
   // Key ids learnt while acting make the mails more precise.
+  const byUser = new Map(findings.map((u) => [u.userName, u]));
   for (const r of results) {
     if (!r.keyId || r.slot === undefined) continue;
-    const key = findings.find((u) => u.userName === r.userName)?.keys.find((k) => k.slot === r.slot);
+    const key = byUser.get(r.userName)?.keys.find((k) => k.slot === r.slot);
     if (key && !key.keyId) key.keyId = r.keyId;
+  }
+
+  const send = cfg.topicArn !== undefined && !cfg.dryRun;
+  const unsent: NotificationSummary['outcome'] = cfg.dryRun ? 'dry-run' : 'not-sent';
+
+  let subscriptionsCreated: string[] = [];
+  if (send && cfg.topicArn && cfg.createOwnerSubscriptions) {
+    // Every owner, not only those mailed today: SNS delivers nothing until the owner confirms,
+    // so the subscription should exist before their first reminder.
+    const owners = [...new Set(findings.flatMap((u) => (u.owner && !u.isRoot ? [u.owner] : [])))];
+    try {
+      const subscribed = await ensureOwnerSubscriptions(cfg.topicArn, owners);
+      subscriptionsCreated = subscribed.created;
+      for (const f of subscribed.failed) failures.push({ subject: f.recipient, message: f.message });
+    } catch (err) {
+      failures.push({ subject: 'owner subscriptions', message: messageOf(err) });
+    }
   }
 
   const digests = collectDigests(findings, results, cfg, now);
@@ -119,30 +146,33 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   const messages: OutgoingMessage[] = [];
   const severities = new Map<string, Severity>();
   for (const [owner, items] of digests.byOwner) {
-    const digest = ownerDigest(owner, items, ctx);
-    severities.set(owner, digest.severity);
-    const attributes = { owner, severity: digest.severity, account: accountId };
-    for (const part of splitForSns(digest, { attributes })) {
-      messages.push({ recipient: owner, subject: part.subject, body: part.body, attributes });
+    try {
+      const digest = ownerDigest(owner, items, ctx);
+      const attributes = { owner, severity: digest.severity, account: accountId };
+      const parts = splitForSns(digest, { attributes }).map((part) => ({
+        recipient: owner,
+        subject: part.subject,
+        body: part.body,
+        attributes,
+      }));
+      severities.set(owner, digest.severity);
+      messages.push(...parts);
+    } catch (err) {
+      // A digest that cannot be written is one owner's problem, not the run's.
+      failures.push({ subject: owner, message: `owner digest not written: ${messageOf(err)}` });
     }
   }
 
-  let subscriptionsCreated: string[] = [];
   const notifications: NotificationSummary[] = [];
   let digestsSent = 0;
-  if (cfg.topicArn && !cfg.dryRun) {
-    if (cfg.createOwnerSubscriptions) {
-      try {
-        subscriptionsCreated = await ensureOwnerSubscriptions(cfg.topicArn, [...digests.byOwner.keys()]);
-      } catch (err) {
-        failures.push({ subject: 'owner subscriptions', message: messageOf(err) });
-      }
-    }
+  const ownersMailed = new Set(messages.map((m) => m.recipient));
+  if (send && cfg.topicArn) {
     const sent = await sendMessages(cfg.topicArn, messages);
     const failedOwners = new Set(sent.failed.map((f) => f.recipient));
-    for (const f of sent.failed)
+    for (const f of sent.failed) {
       failures.push({ subject: f.recipient, message: `owner digest not sent: ${f.message}` });
-    digestsSent = [...digests.byOwner.keys()].filter((o) => !failedOwners.has(o)).length;
+    }
+    digestsSent = [...ownersMailed].filter((o) => !failedOwners.has(o)).length;
     for (const m of messages) {
       notifications.push({
         recipient: m.recipient,
@@ -157,7 +187,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
         recipient: m.recipient,
         subject: m.subject,
         severity: severities.get(m.recipient) ?? 'warning',
-        outcome: 'dry-run',
+        outcome: unsent,
       });
     }
   }
@@ -182,26 +212,19 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
     attributes: securityAttributes,
   }));
   messages.push(...securityParts);
-  if (cfg.topicArn && !cfg.dryRun) {
+  let securityOutcome: NotificationSummary['outcome'] = unsent;
+  if (send && cfg.topicArn) {
     const sent = await sendMessages(cfg.topicArn, securityParts);
     for (const f of sent.failed) failures.push({ subject: 'security summary', message: f.message });
-    for (const p of securityParts) {
-      notifications.push({
-        recipient: 'security',
-        subject: p.subject,
-        severity: 'summary',
-        outcome: sent.failed.length > 0 ? 'failed' : 'sent',
-      });
-    }
-  } else {
-    for (const p of securityParts) {
-      notifications.push({
-        recipient: 'security',
-        subject: p.subject,
-        severity: 'summary',
-        outcome: 'dry-run',
-      });
-    }
+    securityOutcome = sent.failed.length > 0 ? 'failed' : 'sent';
+  }
+  for (const p of securityParts) {
+    notifications.push({
+      recipient: 'security',
+      subject: p.subject,
+      severity: 'summary',
+      outcome: securityOutcome,
+    });
   }
   if (!cfg.topicArn && !cfg.dryRun) {
     logger.warn('TOPIC_ARN is not set: no mail was sent');
@@ -230,7 +253,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
     actions,
     results,
     held: planned.held.map((h) => ({ userName: h.userName, kind: h.kind, reason: h.reason })),
-    ownersNotified: cfg.dryRun ? 0 : digestsSent,
+    ownersNotified: digestsSent,
     unownedKeys: findings.filter((u) => !u.isRoot && !u.owner).reduce((n, u) => n + u.keys.length, 0),
     notifications,
     subscriptionsCreated,
