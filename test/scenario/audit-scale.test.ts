@@ -17,7 +17,7 @@ async function account(users: number, due = 0): Promise<AuditAccount> {
   const { sim } = acc;
   for (let i = 0; i < users + due; i++) {
     const name = `user-${String(i).padStart(5, '0')}`;
-    const tags: Record<string, string> = { owner: `team${i % 50}@example.com` };
+    const tags: Record<string, string> = { owner: `team${Math.floor(i / 100)}@example.com` };
     const regular = i < users;
     if (regular && i % 100 === 1) tags['iam-key-rotator:exempt'] = 'true';
     sim.addUser(name, { tags, ...(regular && i % 100 === 2 && { groups: ['break-glass'] }) });
