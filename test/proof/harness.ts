@@ -37,6 +37,91 @@ export interface ProofAccount {
   errors: unknown[];
   /** The injected crash, if any (see crashAfter). */
   crash?: { op: string; nth: number; seen: number; fired: boolean };
+  /** Running invocations (a RotateSecret in sync mode runs the rotation inside the caller's). */
+  stack: { name: string; dead: boolean }[];
+  /** Every call that reached the service after fault injection, with who made it. */
+  seen: { op: string; actor: string }[];
+  /** Calls that change state, with their target, in order (calls failed by injection excluded). */
+  mutations: Mutation[];
+}
+
+export interface Mutation {
+  op: string;
+  /** What was acted on: a key id, a secret ARN, an owner (for a published message). */
+  target: string;
+  actor: string;
+}
+
+const MUTATING = new Set([
+  'CreateAccessKey',
+  'UpdateAccessKey',
+  'DeleteAccessKey',
+  'PutSecretValue',
+  'UpdateSecretVersionStage',
+  'RotateSecret',
+  'Publish',
+  'PublishBatch',
+  'Subscribe',
+  'TagUser',
+  'UntagUser',
+  'TagResource',
+  'UntagResource',
+  'CreateSecret',
+  'CancelRotateSecret',
+]);
+
+function recordMutation(a: ProofAccount, op: string, input: unknown, actor: string): void {
+  if (!MUTATING.has(op)) return;
+  const i = (input ?? {}) as Record<string, unknown>;
+  const attrs = (m: unknown) =>
+    (m as { MessageAttributes?: Record<string, { StringValue?: string }> }).MessageAttributes ?? {};
+  if (op === 'PublishBatch') {
+    const entries = (i.PublishBatchRequestEntries ?? []) as unknown[];
+    for (const e of entries) {
+      const at = attrs(e);
+      a.mutations.push({
+        op,
+        target: at.owner?.StringValue ?? `audience:${at.audience?.StringValue}`,
+        actor,
+      });
+    }
+    return;
+  }
+  if (op === 'Publish') {
+    const at = attrs(i);
+    a.mutations.push({ op, target: at.owner?.StringValue ?? `audience:${at.audience?.StringValue}`, actor });
+    return;
+  }
+  const target =
+    op === 'UpdateAccessKey'
+      ? `${String(i.AccessKeyId)}:${String(i.Status)}`
+      : op === 'UpdateSecretVersionStage'
+        ? `${String(i.SecretId)}:${String(i.VersionStage)}:${String(i.MoveToVersionId ?? '-')}:${String(i.RemoveFromVersionId ?? '-')}`
+        : String(i.AccessKeyId ?? i.SecretId ?? i.UserName ?? i.Name ?? i.Endpoint ?? '');
+  a.mutations.push({ op, target, actor });
+}
+
+/**
+ * Runs `fn` as one process (a Lambda invocation, a CLI run). If an injected crash fires inside
+ * it, every later AWS call it makes fails and `died` is true whatever `fn` did with the errors.
+ */
+export async function invoke<T>(
+  a: ProofAccount,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<{ value?: T; error?: unknown; died: boolean }> {
+  const frame = { name, dead: false };
+  a.stack.push(frame);
+  try {
+    const value = await fn();
+    return { value, died: frame.dead };
+  } catch (error) {
+    return { error, died: frame.dead };
+  } finally {
+    const at = a.stack.lastIndexOf(frame);
+    if (at >= 0) a.stack.splice(at, 1);
+    if (frame.dead) a.deaths++;
+  }
 }
 
 export interface ProofOptions {
@@ -51,9 +136,9 @@ export interface ProofOptions {
 
 /**
  * A fresh account with the real rotation function registered. Crashes (see crashAfter) are made
- * faithful: once the crashing call has been made inside an invocation of the rotation function,
- * every later AWS call of that invocation fails and the invocation ends with SimulatedCrash even
- * if the code caught the error, as a Lambda whose process died would.
+ * faithful: once the crashing call has been made inside an invocation (see invoke), every later
+ * AWS call of that invocation fails and the invocation ends with SimulatedCrash even if the code
+ * caught the error, as a Lambda whose process died would.
  */
 export function proofAccount(o: ProofOptions = {}): ProofAccount {
   const sim = new SimAccount({ start: START, ...o.sim }).install();
@@ -70,18 +155,23 @@ export function proofAccount(o: ProofOptions = {}): ProofAccount {
     violations: [],
     deaths: 0,
     errors: [],
+    stack: [],
+    seen: [],
+    mutations: [],
   };
 
-  let invocation: { dead: boolean } | undefined;
   sim.failWhen((op, input) => {
     checkInvariants(account, op, input);
-    if (invocation?.dead) return new SimulatedFault(`the rotation function's process died before ${op}`);
+    const top = account.stack.at(-1);
+    account.seen.push({ op, actor: top?.name ?? 'operator' });
+    recordMutation(account, op, input, top?.name ?? 'operator');
+    if (top?.dead) return new SimulatedFault(`the ${top.name} process died before ${op}`);
     const crash = account.crash;
     if (crash !== undefined && op === crash.op && ++crash.seen === crash.nth) {
       crash.fired = true;
       // The call itself goes ahead (and the simulator throws SimulatedCrash once it took effect);
       // whatever it answered, the process is gone from the next call on.
-      if (invocation !== undefined) invocation.dead = true;
+      if (top !== undefined) top.dead = true;
     }
     return undefined;
   });
@@ -90,29 +180,17 @@ export function proofAccount(o: ProofOptions = {}): ProofAccount {
       account.rotationTokens.push(event.RotationToken);
     }
     await o.beforeStep?.(event);
-    const mine = { dead: false };
-    invocation = mine;
-    let failure: unknown;
-    try {
-      await rotate(event, { config: cfg });
-    } catch (err) {
-      failure = err;
-      account.errors.push(err);
-    } finally {
-      if (invocation === mine) invocation = undefined;
-    }
-    if (mine.dead) {
-      account.deaths++;
-      throw new SimulatedCrash(`rotation function died during ${event.Step}`);
-    }
-    if (failure !== undefined) throw failure;
+    const r = await invoke(account, 'rotation', () => rotate(event, { config: cfg }));
+    if (r.error !== undefined) account.errors.push(r.error);
+    if (r.died) throw new SimulatedCrash(`rotation function died during ${event.Step}`);
+    if (r.error !== undefined) throw r.error;
   });
   return account;
 }
 
 /**
- * The nth next call of `op` takes effect (the simulator's crashAfterCall) and the rotation
- * function dies right after it. A call that fails on its own (a lookup of a value that does not
+ * The nth next call of `op` takes effect (the simulator's crashAfterCall) and the invocation that
+ * made it (rotation function, audit) dies right after it. A call that fails on its own (a lookup of a value that does not
  * exist yet, a key not yet propagated) is a crash point too: the process dies once it answered.
  */
 export function crashAfter(a: ProofAccount, op: string, nth: number): void {
