@@ -11,12 +11,24 @@ import { metrics, recordAuditMetrics } from '../src/metrics.js';
 /** Settings are validated at cold start: a bad variable fails init with an error naming it. */
 config();
 
-/** The daily EventBridge event, or a direct invoke such as `{ "dryRun": true }`. */
-const auditEvent = z
-  .object({
-    dryRun: z.boolean({ message: 'dryRun must be true or false' }).optional(),
-  })
-  .passthrough();
+/**
+ * The daily EventBridge event (serverless.yml sends `{ "source": "schedule" }`; a rule without
+ * input sends the standard envelope), or a direct invoke such as `{ "dryRun": true }`. Any other
+ * field is refused: `{ "dryrun": true }` or `{ "dry_run": true }` must not start a real run.
+ */
+const auditEvent = z.strictObject({
+  dryRun: z.boolean().optional(),
+  // EventBridge's envelope, ignored.
+  version: z.unknown().optional(),
+  id: z.unknown().optional(),
+  'detail-type': z.unknown().optional(),
+  source: z.unknown().optional(),
+  account: z.unknown().optional(),
+  time: z.unknown().optional(),
+  region: z.unknown().optional(),
+  resources: z.unknown().optional(),
+  detail: z.unknown().optional(),
+});
 
 export class AuditEventError extends RotatorError {
   override name = 'AuditEventError';
@@ -25,17 +37,34 @@ export class AuditEventError extends RotatorError {
 /** The run finished but something failed: Lambda reports an error after the rest was done. */
 export class AuditIncompleteError extends RotatorError {
   override name = 'AuditIncompleteError';
+  constructor(
+    message: string,
+    /** What the run did, failures included (the Lambda result is lost when the handler throws). */
+    readonly summary: AuditSummary,
+  ) {
+    super(message);
+  }
 }
+
+const shown = (value: unknown) => JSON.stringify(value)?.slice(0, 40) ?? String(value);
 
 export function parseAuditEvent(event: unknown): { dryRun?: boolean | undefined } {
   if (event === undefined || event === null) return {};
   const parsed = auditEvent.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') || 'event';
-    throw new AuditEventError(`invalid audit event: ${field}: ${issue?.message ?? 'invalid'}`);
+    let problem: string;
+    if (issue?.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+      problem = `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys} (the only setting is "dryRun": true or false)`;
+    } else if (issue?.path[0] === 'dryRun') {
+      problem = `"dryRun" must be true or false (got ${shown((event as { dryRun?: unknown }).dryRun)})`;
+    } else {
+      problem = `expected a JSON object such as {"dryRun": true} (got ${shown(event)})`;
+    }
+    throw new AuditEventError(`invalid audit event: ${problem}; nothing was done`);
   }
-  return parsed.data;
+  return { dryRun: parsed.data.dryRun };
 }
 
 /** Undecorated handler: runs the audit and returns its summary. */
@@ -59,12 +88,15 @@ export async function auditHandler(event: unknown): Promise<AuditSummary> {
   const summary = await audit(event);
   recordAuditMetrics(summary);
   if (!summary.ok) {
+    logger.error('Audit finished with failures', { failures: summary.failures });
     const list = summary.failures
       .slice(0, 5)
       .map((f) => `${f.subject}: ${f.message}`)
       .join('; ');
+    const more = summary.failures.length > 5 ? `; and ${summary.failures.length - 5} more` : '';
     throw new AuditIncompleteError(
-      `audit finished with ${summary.failures.length} failure(s) after completing the rest: ${list}`,
+      `audit finished with ${summary.failures.length} failure(s) after completing the rest: ${list}${more}`,
+      summary,
     );
   }
   return summary;
