@@ -46,6 +46,8 @@ export interface DemoOptions {
   /** Users in the simulated account (default 300). */
   users?: number;
   seed?: number;
+  /** Called with the simulated account once it is built (tests inspect it afterwards). */
+  onAccount?: (account: DemoAccount) => void;
 }
 
 export interface DemoAccount {
@@ -291,6 +293,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}): Promise<number> {
   // The service's JSON logs would bury the demo's output; the CLI prints what matters.
   logger.setLogLevel('SILENT');
   const account = await buildDemoAccount(o);
+  o.onAccount?.(account);
   const { sim } = account;
   try {
     const userCount = sim.users().length;
