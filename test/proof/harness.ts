@@ -164,8 +164,8 @@ export function proofAccount(o: ProofOptions = {}): ProofAccount {
     checkInvariants(account, op, input);
     const top = account.stack.at(-1);
     account.seen.push({ op, actor: top?.name ?? 'operator' });
-    recordMutation(account, op, input, top?.name ?? 'operator');
     if (top?.dead) return new SimulatedFault(`the ${top.name} process died before ${op}`);
+    recordMutation(account, op, input, top?.name ?? 'operator');
     const crash = account.crash;
     if (crash !== undefined && op === crash.op && ++crash.seen === crash.nth) {
       crash.fired = true;
