@@ -2,6 +2,7 @@ import { TagUserCommand } from '@aws-sdk/client-iam';
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { clients, stsWithKey } from '../../src/aws/clients.js';
+import { withRetry } from '../../src/aws/retry.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { rotate } from '../../src/rotation/index.js';
 import { SECRET_TAG, USER_TAG } from '../../src/tags.js';
@@ -232,8 +233,10 @@ export async function enrollUser(a: ProofAccount, userName: string, spec: Enroll
     rotationLambdaArn: a.rotationArn,
     rotationDays: spec.rotationDays ?? a.cfg.rotationScheduleDays,
   });
-  await clients().iam.send(
-    new TagUserCommand({ UserName: userName, Tags: [{ Key: SECRET_TAG, Value: secret.arn }] }),
+  await withRetry(() =>
+    clients().iam.send(
+      new TagUserCommand({ UserName: userName, Tags: [{ Key: SECRET_TAG, Value: secret.arn }] }),
+    ),
   );
   const binding = { userName, secretArn: secret.arn };
   a.bindings.push(binding);
@@ -358,9 +361,8 @@ export async function restingProblems(a: ProofAccount, b: Binding): Promise<stri
   const pending = pendingVersion(a, b.secretArn);
   if (pending !== undefined) problems.push(`AWSPENDING left on version ${pending}`);
   try {
-    const who = await stsWithKey(current.accessKeyId, current.secretAccessKey).send(
-      new GetCallerIdentityCommand({}),
-    );
+    const sts = stsWithKey(current.accessKeyId, current.secretAccessKey);
+    const who = await withRetry(() => sts.send(new GetCallerIdentityCommand({})));
     if (who.Arn !== a.sim.user(b.userName)?.arn) problems.push(`AWSCURRENT key authenticates as ${who.Arn}`);
   } catch (err) {
     problems.push(`AWSCURRENT key does not authenticate: ${(err as Error).name}`);
@@ -383,12 +385,14 @@ export function orphanKeys(a: ProofAccount, b: Binding): string[] {
 export async function clearStuck(a: ProofAccount, b: Binding): Promise<boolean> {
   const pending = pendingVersion(a, b.secretArn);
   if (pending === undefined) return false;
-  await clients().sm.send(
-    new UpdateSecretVersionStageCommand({
-      SecretId: b.secretArn,
-      VersionStage: 'AWSPENDING',
-      RemoveFromVersionId: pending,
-    }),
+  await withRetry(() =>
+    clients().sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: b.secretArn,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: pending,
+      }),
+    ),
   );
   return true;
 }
