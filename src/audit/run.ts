@@ -141,7 +141,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
     }
   }
 
-  const digests = collectDigests(findings, results, cfg, now);
+  // Owners hear what was done (or would be, or failed); a skipped action changed nothing they
+  // need to know about (already inactive, a rotation already running). Security sees them all.
+  const digests = collectDigests(
+    findings,
+    results.filter((r) => r.outcome !== 'skipped'),
+    cfg,
+    now,
+  );
   const ctx = { accountId, accountAlias, now, cfg };
   const messages: OutgoingMessage[] = [];
   const severities = new Map<string, Severity>();
