@@ -140,7 +140,8 @@ describe('enroll: create', () => {
   it('stops after the secret exists when binding fails, and a second enroll finishes by adopting it', async () => {
     sim.addUser('half');
     const remove = sim.failWhen((op) => (op === 'TagUser' ? accessDenied('iam:TagUser') : undefined));
-    const err = await enroll({ userName: 'half', owner: 'a@example.com', rotationLambdaArn: fn }, cfg).catch(
+    const err = await enroll({ userName: 'half', owner: 'a@example.com', rotationLambdaArn: fn }, cfg).then(
+      () => new Error('expected enroll to fail'),
       (e: unknown) => e as Error,
     );
     expect(err).toBeInstanceOf(EnrollmentError);
