@@ -162,6 +162,20 @@ describe('rotateNow', () => {
     expect(sim.keys('erin').map((k) => k.accessKeyId)).toEqual([erin.key.accessKeyId, result.accessKeyId]);
   });
 
+  it('still rotates when its role may not list keys (the rotation function then checks for room)', async () => {
+    world();
+    const uma = await enrolledUser(sim, { name: 'uma' });
+    sim.failWhen((op) =>
+      op === 'ListAccessKeys' && sim.calls.count('RotateSecret') === 0
+        ? accessDenied('iam', 'iam:ListAccessKeys')
+        : undefined,
+    );
+    const result = await rotateNow({ userName: 'uma', wait: true });
+    expect(result.status).toBe('completed');
+    expect(sim.calls.failures().map((c) => c.op)).toContain('ListAccessKeys');
+    expect(keyPairAt(sim, uma.secretArn, 'AWSPREVIOUS')?.accessKeyId).toBe(uma.key.accessKeyId);
+  });
+
   it('is what `aws secretsmanager rotate-secret --secret-id` does: a plain RotateSecret rotates too', async () => {
     world();
     const frank = await enrolledUser(sim, { name: 'frank', shape: 'legacy', extraFields: { note: 'kept' } });

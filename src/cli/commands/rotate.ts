@@ -1,5 +1,5 @@
 import { DEFAULT_WAIT_SECONDS, type RotateNowResult, rotateNow } from '../../rotate-now.js';
-import { intOption } from '../args.js';
+import { intOption, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { fields, type Io, paint, printJson, progress } from '../output.js';
 
@@ -8,6 +8,9 @@ export async function rotateCommand(ctx: CommandContext): Promise<number> {
   const userName = ctx.positionals[0] as string;
   const wait = ctx.values.wait === true;
   const timeoutSeconds = intOption(ctx.values, 'timeout', 'rotate', { min: 1, max: 840 });
+  if (timeoutSeconds !== undefined && !wait) {
+    throw new UsageError('--timeout is how long --wait waits: give --wait too', 'rotate');
+  }
   progress(
     io,
     wait

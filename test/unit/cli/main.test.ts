@@ -77,6 +77,15 @@ describe('main: usage errors exit 2 with one line and a pointer to help', () => 
     );
   });
 
+  it('--timeout without --wait', async () => {
+    const c = capture();
+    const deps = { env: {}, configureClients: vi.fn() };
+    expect(await main(['rotate', 'bob', '--timeout', '60'], c.io, deps)).toBe(2);
+    expect(c.stderr()).toBe(
+      'error: --timeout is how long --wait waits: give --wait too\nsee iam-key-rotator rotate --help\n',
+    );
+  });
+
   it('with --json, also a parseable error on stdout', async () => {
     const c = capture();
     expect(await main(['--json', 'enroll'], c.io, noAws())).toBe(2);
