@@ -1,6 +1,7 @@
 import { TagUserCommand } from '@aws-sdk/client-iam';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { clients } from '../../src/aws/clients.js';
+import { withRetry } from '../../src/aws/retry.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { logger } from '../../src/logger.js';
 import { rotate } from '../../src/rotation/index.js';
@@ -68,8 +69,10 @@ export async function enroll(
     ...(o.rotationDays !== undefined && { rotationDays: o.rotationDays }),
   });
   if (o.userTag ?? true) {
-    await clients().iam.send(
-      new TagUserCommand({ UserName: userName, Tags: [{ Key: SECRET_TAG, Value: secret.arn }] }),
+    await withRetry(() =>
+      clients().iam.send(
+        new TagUserCommand({ UserName: userName, Tags: [{ Key: SECRET_TAG, Value: secret.arn }] }),
+      ),
     );
   }
   return secret.arn;
@@ -77,7 +80,9 @@ export async function enroll(
 
 /** Starts a rotation the way Secrets Manager's "rotate immediately" does (runs synchronously in the sim). */
 export async function rotateNow(secretArn: string): Promise<void> {
-  await clients().sm.send(new RotateSecretCommand({ SecretId: secretArn, RotateImmediately: true }));
+  await withRetry(() =>
+    clients().sm.send(new RotateSecretCommand({ SecretId: secretArn, RotateImmediately: true })),
+  );
 }
 
 /** The key id in a secret's AWSCURRENT (or another stage). */

@@ -2,6 +2,7 @@ import type { ActionKind, ActionOutcome, KeyCategory } from '../../src/audit/typ
 import type { Severity } from '../../src/notify/format.js';
 import { ensureOwnerSubscriptions } from '../../src/notify/send.js';
 import { EXEMPT_TAG } from '../../src/tags.js';
+import type { SimOptions } from '../sim/index.js';
 import { type AuditAccount, auditAccount, DAY_MS, enroll, rotateNow, START } from './audit-account.js';
 
 /**
@@ -264,13 +265,16 @@ export function expectedDigests(t: Table): Map<string, { users: string[]; severi
 }
 
 /** Builds the 560-user account of the scenario (see the header). */
-export async function seedTable(env: Record<string, string> = {}): Promise<Table> {
-  const account = auditAccount({
-    ENFORCE: 'delete',
-    EXEMPT_GROUP: 'break-glass',
-    CREATE_OWNER_SUBSCRIPTIONS: 'true',
-    ...env,
-  });
+export async function seedTable(env: Record<string, string> = {}, options: SimOptions = {}): Promise<Table> {
+  const account = auditAccount(
+    {
+      ENFORCE: 'delete',
+      EXEMPT_GROUP: 'break-glass',
+      CREATE_OWNER_SUBSCRIPTIONS: 'true',
+      ...env,
+    },
+    options,
+  );
   const { sim } = account;
   const users: SeededUser[] = [];
   let index = 0;
