@@ -71,13 +71,19 @@ export function sdkClients(options: ClientOptions): void {
 
 const EXIT_2_ERRORS = [UsageError, ConfigError, RotationEventError, EnrollInputError];
 
+/** The SDK's plain Error when neither --region, AWS_REGION nor the profile names a region. */
+const isMissingRegion = (err: unknown): boolean =>
+  err instanceof Error && err.message === 'Region is missing';
+
 function exitCodeOf(err: unknown): number {
-  return EXIT_2_ERRORS.some((E) => err instanceof E) ? EXIT_USAGE : EXIT_FAILED;
+  return EXIT_2_ERRORS.some((E) => err instanceof E) || isMissingRegion(err) ? EXIT_USAGE : EXIT_FAILED;
 }
 
 /** The error as one line. Our errors' messages stand alone; an SDK error is named by its class. */
 function oneLine(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
+  if (isMissingRegion(err))
+    return 'no AWS region: give --region, set AWS_REGION, or use a profile that has one';
   // Our errors' messages say what is wrong on their own; anything else is named by its class.
   const own =
     err instanceof RotatorError ||

@@ -128,6 +128,17 @@ describe('main: settings', () => {
       'error: Could not load credentials from any providers (configure credentials: --profile, AWS_PROFILE or the AWS_ACCESS_KEY_ID variables)\n',
     );
   });
+
+  it('no region anywhere is a settings error, exit 2', async () => {
+    const c = capture();
+    const configureClients = () => {
+      throw new Error('Region is missing');
+    };
+    expect(await main(['status'], c.io, { env: {}, configureClients })).toBe(2);
+    expect(c.stderr()).toBe(
+      'error: no AWS region: give --region, set AWS_REGION, or use a profile that has one\n',
+    );
+  });
 });
 
 describe('main: failures', () => {
