@@ -40,10 +40,78 @@ export interface ProofAccount {
   crash?: { op: string; nth: number; seen: number; fired: boolean };
   /** Running invocations (a RotateSecret in sync mode runs the rotation inside the caller's). */
   stack: { name: string; dead: boolean }[];
-  /** Every call that reached the service after fault injection, with who made it. */
-  seen: { op: string; actor: string }[];
+  /** Every call that reached the service after fault injection, with who made it and on what. */
+  seen: SeenCall[];
   /** Calls that change state, with their target, in order (calls failed by injection excluded). */
   mutations: Mutation[];
+}
+
+export interface SeenCall {
+  op: string;
+  actor: string;
+  /** IAM's service prefix: iam, sts, secretsmanager, sns. */
+  service: string;
+  /** The ARN the call acts on, as IAM authorizes it ('*' for account-level calls). */
+  resource: string;
+  /** Tags of the IAM user acted on, at the time of the call (for aws:ResourceTag conditions). */
+  userTags?: Record<string, string>;
+}
+
+const IAM_ACCOUNT_LEVEL = new Set([
+  'GenerateCredentialReport',
+  'GetCredentialReport',
+  'GetAccountAuthorizationDetails',
+  'ListAccountAliases',
+  'ListUsers',
+]);
+const SNS_OPS = new Set([
+  'CreateTopic',
+  'DeleteTopic',
+  'ListTopics',
+  'GetTopicAttributes',
+  'Subscribe',
+  'SetSubscriptionAttributes',
+  'GetSubscriptionAttributes',
+  'ListSubscriptionsByTopic',
+  'ListSubscriptions',
+  'Unsubscribe',
+  'Publish',
+  'PublishBatch',
+]);
+
+/** Which service a call goes to and the resource IAM authorizes it against. */
+function describeCall(a: ProofAccount, op: string, input: unknown): Omit<SeenCall, 'op' | 'actor'> {
+  const i = (input ?? {}) as Record<string, unknown>;
+  if (op === 'GetCallerIdentity') return { service: 'sts', resource: '*' };
+  const isSns = SNS_OPS.has(op) || ((op === 'TagResource' || op === 'UntagResource') && 'ResourceArn' in i);
+  if (isSns) {
+    const arn = i.TopicArn ?? i.ResourceArn ?? i.SubscriptionArn;
+    return { service: 'sns', resource: typeof arn === 'string' ? arn : '*' };
+  }
+  if (typeof i.SecretId === 'string' || op === 'ListSecrets' || op === 'CreateSecret') {
+    const id = (i.SecretId ?? i.Name) as string | undefined;
+    const arn =
+      id === undefined
+        ? '*'
+        : (a.sim.secret(id)?.arn ??
+          (id.startsWith('arn:')
+            ? id
+            : `arn:aws:secretsmanager:${a.sim.region}:${a.sim.accountId}:secret:${id}`));
+    return { service: 'secretsmanager', resource: op === 'ListSecrets' ? '*' : arn };
+  }
+  if (IAM_ACCOUNT_LEVEL.has(op)) return { service: 'iam', resource: '*' };
+  const userName =
+    typeof i.UserName === 'string'
+      ? i.UserName
+      : typeof i.AccessKeyId === 'string'
+        ? a.sim.key(i.AccessKeyId)?.userName
+        : undefined;
+  const user = userName === undefined ? undefined : a.sim.user(userName);
+  return {
+    service: 'iam',
+    resource: user?.arn ?? `arn:aws:iam::${a.sim.accountId}:user/${userName ?? '*'}`,
+    ...(user !== undefined && { userTags: { ...user.tags } }),
+  };
 }
 
 export interface Mutation {
@@ -164,7 +232,7 @@ export function proofAccount(o: ProofOptions = {}): ProofAccount {
   sim.failWhen((op, input) => {
     checkInvariants(account, op, input);
     const top = account.stack.at(-1);
-    account.seen.push({ op, actor: top?.name ?? 'operator' });
+    account.seen.push({ op, actor: top?.name ?? 'operator', ...describeCall(account, op, input) });
     if (top?.dead) return new SimulatedFault(`the ${top.name} process died before ${op}`);
     recordMutation(account, op, input, top?.name ?? 'operator');
     const crash = account.crash;
