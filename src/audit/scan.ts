@@ -15,7 +15,7 @@ import {
 import { clients } from '../aws/clients.js';
 import { withRetry } from '../aws/retry.js';
 import { clock } from '../clock.js';
-import { RotatorError } from '../errors.js';
+import { messageOf, RotatorError } from '../errors.js';
 import { logger } from '../logger.js';
 import { USER_TAG } from '../tags.js';
 import type { AccountUser, Enrollment } from './types.js';
@@ -141,6 +141,7 @@ export interface BoundSecret extends Enrollment {
   versionsToStages: Record<string, string[]>;
   /** The version carrying AWSPENDING but not AWSCURRENT: a rotation under way or stuck. */
   pendingVersionId: string | undefined;
+  lastChanged: Date | null;
 }
 
 /** Every secret tagged as bound to a user, 100 per call (Secrets Manager, not IAM). */
@@ -175,6 +176,7 @@ export async function listBoundSecrets(sm: SecretsManagerClient = clients().sm):
         versionsToStages,
         pendingVersionId,
         pendingSince: null,
+        lastChanged: s.LastChangedDate ?? null,
       });
     }
     token = page.NextToken;
@@ -183,11 +185,22 @@ export async function listBoundSecrets(sm: SecretsManagerClient = clients().sm):
   // Only secrets with a rotation under way need the pending version's age: rare, one call each.
   for (const s of secrets) {
     if (!s.pendingVersionId) continue;
-    const versions = await withRetry(() =>
-      sm.send(new ListSecretVersionIdsCommand({ SecretId: s.secretArn, IncludeDeprecated: false })),
-    );
-    const pending = versions.Versions?.find((v) => v.VersionId === s.pendingVersionId);
-    s.pendingSince = pending?.CreatedDate ?? null;
+    try {
+      const versions = await withRetry(() =>
+        sm.send(new ListSecretVersionIdsCommand({ SecretId: s.secretArn, IncludeDeprecated: false })),
+      );
+      const pending = versions.Versions?.find((v) => v.VersionId === s.pendingVersionId);
+      s.pendingSince = pending?.CreatedDate ?? s.lastChanged;
+    } catch (err) {
+      // One secret we may not read (tagged, but outside SECRET_PREFIX and so outside the role's
+      // permissions) must not stop the audit of every user. Staging AWSPENDING changed the secret,
+      // so its last change dates the rotation at the latest; acting on it will fail visibly.
+      logger.warn('Cannot date the pending rotation of a secret', {
+        secretArn: s.secretArn,
+        error: messageOf(err),
+      });
+      s.pendingSince = s.lastChanged;
+    }
   }
   return secrets;
 }

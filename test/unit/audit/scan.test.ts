@@ -333,4 +333,36 @@ describe('listBoundSecrets', () => {
     expect(carol).toMatchObject({ pendingVersionId: undefined, rotationEnabled: false });
     expect(smMock.commandCalls(ListSecretVersionIdsCommand)).toHaveLength(0);
   });
+
+  it("dates a pending rotation it may not read by the secret's last change, and lists the rest", async () => {
+    smMock.on(ListSecretsCommand).resolves({
+      ...meta,
+      SecretList: [
+        {
+          ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:elsewhere/dan-AbCdEf',
+          Name: 'elsewhere/dan',
+          RotationEnabled: true,
+          LastChangedDate: new Date('2026-05-30T10:00:00Z'),
+          Tags: [{ Key: 'iam-key-rotator:user', Value: 'dan' }],
+          SecretVersionsToStages: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] },
+        },
+        {
+          ARN: arn('eve'),
+          Name: 'iam-key-rotator/eve',
+          Tags: [{ Key: 'iam-key-rotator:user', Value: 'eve' }],
+          SecretVersionsToStages: { v1: ['AWSCURRENT'] },
+        },
+      ],
+    });
+    const denied = new Error('not authorized to perform: secretsmanager:ListSecretVersionIds');
+    denied.name = 'AccessDeniedException';
+    smMock.on(ListSecretVersionIdsCommand).rejects(denied);
+
+    const secrets = await listBoundSecrets(sm);
+
+    expect(secrets.map((s) => [s.userName, s.pendingSince])).toEqual([
+      ['dan', new Date('2026-05-30T10:00:00Z')],
+      ['eve', null],
+    ]);
+  });
 });
