@@ -7,7 +7,7 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { isValidEmail } from './audit/classify.js';
 import { clients } from './aws/clients.js';
 import { createAccessKey, deleteAccessKey, getUser, listAccessKeys } from './aws/iam.js';
@@ -40,8 +40,8 @@ export class EnrollInputError extends EnrollmentError {
 }
 
 const userName = z
-  .string({ message: 'user name must be a string' })
-  .regex(/^[\w+=,.@-]{1,64}$/, 'user name must be an IAM user name (1-64 of A-Z a-z 0-9 +=,.@_-)');
+  .string('user name must be a string')
+  .check(z.regex(/^[\w+=,.@-]{1,64}$/, 'user name must be an IAM user name (1-64 of A-Z a-z 0-9 +=,.@_-)'));
 
 export interface EnrollRequest {
   userName: string;

@@ -3,7 +3,7 @@ import {
   ResourceNotFoundException,
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { clients } from './aws/clients.js';
 import { getAccessKeyLastUsed, getUser, type IamUser, listAccessKeys } from './aws/iam.js';
 import { withRetry } from './aws/retry.js';
@@ -71,28 +71,34 @@ export const DEFAULT_WAIT_SECONDS = 280;
 const POLL_MS = 2_000;
 
 const request = z
-  .object({
-    userName: z
-      .string({ message: 'userName must be a string' })
-      .regex(USER_NAME, 'userName must be an IAM user name (1-64 of A-Z a-z 0-9 +=,.@_-)')
-      .optional(),
-    secretId: z
-      .string({ message: 'secretId must be a string' })
-      .min(1, 'secretId must not be empty')
-      .max(2048, 'secretId is too long')
-      .optional(),
-    wait: z.boolean({ message: 'wait must be true or false' }).optional(),
-    timeoutSeconds: z
-      .number({ message: 'timeoutSeconds must be a number' })
-      .int('timeoutSeconds must be a whole number')
-      .min(1, 'timeoutSeconds must be at least 1')
-      .max(840, 'timeoutSeconds must be at most 840')
-      .optional(),
+  .strictObject({
+    userName: z.optional(
+      z
+        .string('userName must be a string')
+        .check(z.regex(USER_NAME, 'userName must be an IAM user name (1-64 of A-Z a-z 0-9 +=,.@_-)')),
+    ),
+    secretId: z.optional(
+      z
+        .string('secretId must be a string')
+        .check(z.minLength(1, 'secretId must not be empty'), z.maxLength(2048, 'secretId is too long')),
+    ),
+    wait: z.optional(z.boolean('wait must be true or false')),
+    timeoutSeconds: z.optional(
+      z
+        .number('timeoutSeconds must be a number')
+        .check(
+          z.refine(Number.isInteger, 'timeoutSeconds must be a whole number'),
+          z.minimum(1, 'timeoutSeconds must be at least 1'),
+          z.maximum(840, 'timeoutSeconds must be at most 840'),
+        ),
+    ),
   })
-  .strict()
-  .refine((r) => (r.userName === undefined) !== (r.secretId === undefined), {
-    message: 'give exactly one of userName or secretId',
-  });
+  .check(
+    z.refine(
+      (r) => (r.userName === undefined) !== (r.secretId === undefined),
+      'give exactly one of userName or secretId',
+    ),
+  );
 
 export type RotateNowRequest = z.infer<typeof request>;
 
