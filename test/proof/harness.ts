@@ -201,6 +201,8 @@ export interface ProofOptions {
    * audit started from within a rotation step).
    */
   beforeStep?: (event: { Step: string; SecretId: string }) => Promise<void> | void;
+  /** The rotation function's body (default: `rotate(event, { config })`), e.g. the packaged handler. */
+  rotationFunction?: (event: unknown) => Promise<unknown>;
 }
 
 /**
@@ -249,7 +251,8 @@ export function proofAccount(o: ProofOptions = {}): ProofAccount {
       account.rotationTokens.push(event.RotationToken);
     }
     await o.beforeStep?.(event);
-    const r = await invoke(account, 'rotation', () => rotate(event, { config: cfg }));
+    const body = o.rotationFunction ?? ((e: unknown) => rotate(e, { config: cfg }));
+    const r = await invoke(account, 'rotation', () => body(event));
     if (r.error !== undefined) account.errors.push(r.error);
     if (r.died) throw new SimulatedCrash(`rotation function died during ${event.Step}`);
     if (r.error !== undefined) throw r.error;
