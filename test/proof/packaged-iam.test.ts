@@ -120,9 +120,9 @@ function resolveValue(v: unknown, a: ProofAccount): string[] {
   if ('Fn::Sub' in o) {
     return [
       String(o['Fn::Sub'])
-        .replaceAll('${AWS::Partition}', 'aws')
-        .replaceAll('${AWS::Region}', a.sim.region)
-        .replaceAll('${AWS::AccountId}', a.sim.accountId),
+        .replace(/\$\{AWS::Partition\}/g, 'aws')
+        .replace(/\$\{AWS::Region\}/g, a.sim.region)
+        .replace(/\$\{AWS::AccountId\}/g, a.sim.accountId),
     ];
   }
   if ('Ref' in o) {
@@ -401,7 +401,8 @@ describe('every AWS call the functions make', () => {
           .replace(/:user\/.*$/, ':user/<name>')
           .replace(/:secret:.*$/, ':secret:<name>');
         checked.add(`${fn} ${action} ${resourceKind}`);
-        (byFunction[fn] ??= new Set()).add(action);
+        byFunction[fn] ??= new Set();
+        byFunction[fn].add(action);
         const ok = statements(roleOf(FUNCTIONS[fn])).some((st) =>
           allows(st, action, resource, c.userTags, account),
         );
