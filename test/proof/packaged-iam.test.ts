@@ -383,6 +383,7 @@ describe('every AWS call the functions make', () => {
     watch.start();
     const { calls, a } = await collectCalls();
     watch.stop();
+    figure(watch.summary('packaged-iam runs'));
     expect(watch.scan()).toEqual([]);
     const account = a[0] as ProofAccount;
     const denied = new Set<string>();

@@ -277,3 +277,11 @@ describe('the audit running during a rotation', () => {
     expect(p.violations).toEqual([]);
   });
 });
+
+describe('secrets', () => {
+  it('none leaked in the races', () => {
+    figure(watch.summary('races'));
+    expect(watch.scan()).toEqual([]);
+    expect(watch.secretCount).toBeGreaterThan(0);
+  });
+});
