@@ -92,6 +92,11 @@ const schema = z
     STUCK_ROTATION_HOURS: wholeNumber('hour', 6, 1, 168),
     ROTATION_SCHEDULE_DAYS: z.optional(days(0, 0, 1000)),
     CREATE_OWNER_SUBSCRIPTIONS: bool(false),
+    MANAGED_USER_PATH: text(
+      '/',
+      /^\/([\x21-\x7e]*\/)?$/,
+      'must be an IAM path that starts and ends with / (e.g. / or /ci/)',
+    ),
     AWS_REGION: text('us-east-1', /^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1'),
   })
   .check(
@@ -138,6 +143,8 @@ export interface Config {
    */
   rotationScheduleDays: number;
   createOwnerSubscriptions: boolean;
+  /** IAM path of the users the rotator may act on (the roles' resource scope). */
+  managedUserPath: string;
   region: string;
 }
 
@@ -179,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? schedule
         : Math.max(1, r.MAX_KEY_AGE_DAYS - r.ROTATION_GRACE_DAYS - 1),
     createOwnerSubscriptions: r.CREATE_OWNER_SUBSCRIPTIONS,
+    managedUserPath: r.MANAGED_USER_PATH,
     region: r.AWS_REGION,
   };
 }

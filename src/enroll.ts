@@ -108,6 +108,11 @@ export async function enroll(req: EnrollRequest, cfg: Config): Promise<EnrollRes
   const { sm } = clients();
   const user = await getUser(req.userName);
   if (!user) throw new UnknownUserError(`IAM user ${req.userName} does not exist`);
+  if (!user.path.startsWith(cfg.managedUserPath)) {
+    throw new EnrollmentError(
+      `user ${user.userName} has path ${user.path}, outside MANAGED_USER_PATH (${cfg.managedUserPath}): the rotation function's role may not change its keys`,
+    );
+  }
   const owner = requestedOwner ?? user.tags[cfg.ownerTagKey]?.toLowerCase();
   if (owner === undefined) {
     throw new EnrollmentError(

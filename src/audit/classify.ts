@@ -214,6 +214,7 @@ export function classify(input: ClassifyInput, cfg: Config, now: Date): UserFind
     enrollmentProblem,
     stuckRotation: secrets.some((e) => isStuck(e.pendingSince, cfg, now)),
     detailsMissing: !isRoot && user === undefined,
+    outsideManagedPath: !isRoot && user !== undefined && !user.path.startsWith(cfg.managedUserPath),
   };
 }
 

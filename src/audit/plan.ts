@@ -241,6 +241,19 @@ export function planUser(u: UserFindings, cfg: Config, now: Date): PlanResult {
   }
   if (u.enrolled) planEnrolled(u, cfg, now, out);
   else planEnforcement(u, cfg, out);
+  if (u.outsideManagedPath) {
+    // The roles may change keys only under MANAGED_USER_PATH: acting would fail with AccessDenied
+    // every day. Report what the policy wants instead.
+    for (const a of out.actions) {
+      out.held.push({
+        userName: a.userName,
+        kind: a.kind,
+        slot: a.slot,
+        reason: `the user's path is outside MANAGED_USER_PATH (${cfg.managedUserPath}), where the rotator may not act`,
+      });
+    }
+    out.actions = [];
+  }
   return out;
 }
 
@@ -298,6 +311,13 @@ export function nextStep(u: UserFindings, k: KeyFinding, cfg: Config, now: Date)
   }
   if (u.detailsMissing) {
     return { text: 'nothing automatic (the user could not be read): please rotate or delete' };
+  }
+  if (u.outsideManagedPath) {
+    return {
+      text: k.active
+        ? `nothing automatic (the user is outside the managed path ${cfg.managedUserPath}): please rotate ${deadlineText}`
+        : `nothing automatic (the user is outside the managed path ${cfg.managedUserPath}): delete the key once nothing needs it`,
+    };
   }
 
   if (u.enrolled) {

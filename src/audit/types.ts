@@ -162,6 +162,11 @@ export interface UserFindings {
   stuckRotation: boolean;
   /** GetAccountAuthorizationDetails did not list the user: tags unknown, so nothing is changed. */
   detailsMissing: boolean;
+  /**
+   * The user's IAM path is outside MANAGED_USER_PATH: the functions' roles may not change its keys,
+   * so the audit reports it and changes nothing.
+   */
+  outsideManagedPath: boolean;
 }
 
 export type ActionKind = 'rotate' | 'deactivate-previous' | 'clear-stuck' | 'disable' | 'delete';

@@ -126,6 +126,20 @@ describe('enroll: create', () => {
     expect(sim.calls.count('CreateAccessKey')).toBe(0);
   });
 
+  it('refuses a user outside MANAGED_USER_PATH, whose keys the rotation role may not change', async () => {
+    sim.addUser('person', { path: '/people/' });
+    sim.addKey('person', { ageDays: 10 });
+    const scoped = loadConfig({ MANAGED_USER_PATH: '/ci/' });
+    const err = await rejectsUnchanged(() =>
+      enroll({ userName: 'person', owner: 'a@example.com', rotationLambdaArn: fn }, scoped),
+    );
+    expect(err).toBeInstanceOf(EnrollmentError);
+    expect(err.message).toBe(
+      "user person has path /people/, outside MANAGED_USER_PATH (/ci/): the rotation function's role may not change its keys",
+    );
+    expect(sim.calls.count('CreateAccessKey')).toBe(0);
+  });
+
   it('deletes the new key again when the secret cannot be created', async () => {
     sim.addUser('flaky');
     sim.failWhen((op) => (op === 'CreateSecret' ? accessDenied('secretsmanager:CreateSecret') : undefined));

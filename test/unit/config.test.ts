@@ -35,6 +35,8 @@ describe('loadConfig', () => {
     ['ROTATION_SCHEDULE_DAYS', '5000', /ROTATION_SCHEDULE_DAYS: must be at most 1000 days/],
     ['CREATE_OWNER_SUBSCRIPTIONS', '1', /CREATE_OWNER_SUBSCRIPTIONS: must be "true" or "false"/],
     ['OWNER_TAG_KEY', 'owner!', /OWNER_TAG_KEY: must be a valid IAM tag key/],
+    ['MANAGED_USER_PATH', 'ci', /MANAGED_USER_PATH: must be an IAM path that starts and ends with \//],
+    ['MANAGED_USER_PATH', '/ci', /MANAGED_USER_PATH: must be an IAM path/],
     ['AWS_REGION', 'US East', /AWS_REGION: must be an AWS region name/],
     ['ROTATION_GRACE_DAYS', '90', /ROTATION_GRACE_DAYS: must be smaller than MAX_KEY_AGE_DAYS \(90\)/],
   ])('rejects %s=%s with an error naming the variable', (name, value, message) => {

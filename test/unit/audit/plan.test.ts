@@ -193,6 +193,44 @@ describe('plan: users not enrolled, per ENFORCE', () => {
   });
 });
 
+describe('plan outside MANAGED_USER_PATH', () => {
+  const c = defaults({ ENFORCE: 'disable', MANAGED_USER_PATH: '/ci/' });
+  const at = (path: string, input: ClassifyInput): ClassifyInput => ({
+    ...input,
+    user: input.user ? { ...input.user, path } : undefined,
+  });
+
+  it('holds what it would do to users whose path the roles may not touch, and acts under the path', () => {
+    const outsideEnrolled = at('/', enrolled([key(1, 85)]));
+    const outsideOverdue = at('/people/', { row: row('old', [key(1, 120)]), user: accountUser('old') });
+    const inside = at('/ci/', { row: row('deployer', [key(1, 120)]), user: accountUser('deployer') });
+    const r = planDetailed(
+      [outsideEnrolled, outsideOverdue, inside].map((i) => findings(i, c)),
+      c,
+      NOW,
+    );
+    expect(r.actions).toEqual([expect.objectContaining({ userName: 'deployer', kind: 'disable', slot: 1 })]);
+    expect(r.held).toEqual([
+      expect.objectContaining({
+        userName: 'app',
+        kind: 'rotate',
+        reason: expect.stringContaining('MANAGED_USER_PATH (/ci/)'),
+      }),
+      expect.objectContaining({ userName: 'old', kind: 'disable', slot: 1 }),
+    ]);
+  });
+
+  it('tells the owner nothing happens automatically', () => {
+    const u = findings(at('/people/', { row: row('old', [key(1, 120)]), user: accountUser('old') }), c);
+    const k = u.keys[0];
+    if (!k) throw new Error('no key');
+    expect(u.outsideManagedPath).toBe(true);
+    expect(nextStep(u, k, c, NOW).text).toBe(
+      'nothing automatic (the user is outside the managed path /ci/): please rotate now (overdue since 2026-06-01)',
+    );
+  });
+});
+
 describe('nextStep', () => {
   const step = (input: ClassifyInput, c: Config = cfg, slot = 1) => {
     const u = findings(input, c);
