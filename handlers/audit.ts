@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { type AuditSummary, runAudit } from '../src/audit/run.js';
 import { config } from '../src/config.js';
 import { RotatorError } from '../src/errors.js';
@@ -17,17 +17,17 @@ config();
  * field is refused: `{ "dryrun": true }` or `{ "dry_run": true }` must not start a real run.
  */
 const auditEvent = z.strictObject({
-  dryRun: z.boolean().optional(),
+  dryRun: z.optional(z.boolean()),
   // EventBridge's envelope, ignored.
-  version: z.unknown().optional(),
-  id: z.unknown().optional(),
-  'detail-type': z.unknown().optional(),
-  source: z.unknown().optional(),
-  account: z.unknown().optional(),
-  time: z.unknown().optional(),
-  region: z.unknown().optional(),
-  resources: z.unknown().optional(),
-  detail: z.unknown().optional(),
+  version: z.optional(z.unknown()),
+  id: z.optional(z.unknown()),
+  'detail-type': z.optional(z.unknown()),
+  source: z.optional(z.unknown()),
+  account: z.optional(z.unknown()),
+  time: z.optional(z.unknown()),
+  region: z.optional(z.unknown()),
+  resources: z.optional(z.unknown()),
+  detail: z.optional(z.unknown()),
 });
 
 export class AuditEventError extends RotatorError {
