@@ -150,7 +150,8 @@ async function previousKeyId(ctx: RotationContext): Promise<string | undefined> 
 function blockedMessage(ctx: RotationContext, b: Blocker): string {
   return (
     `user ${ctx.userName} has a second active key ${b.key.accessKeyId} last used ${b.lastUsed.toISOString()} ` +
-    `that is not managed by secret ${ctx.secretArn}; delete or deactivate it, then rotate again`
+    `that is not managed by secret ${ctx.secretArn}; delete or deactivate it, then remove AWSPENDING from ` +
+    `version ${ctx.token} (the audit does so after STUCK_ROTATION_HOURS) and rotate again`
   );
 }
 

@@ -423,7 +423,7 @@ const ROTATION_CASES: Case[] = [
     },
     run: (w) => run(event('createSecret', w.alice.secretArn, w.v.token as string)),
     message: (w) =>
-      `user alice has a second active key ${w.v.key} last used ${w.v.used} that is not managed by secret ${w.alice.secretArn}; delete or deactivate it, then rotate again`,
+      `user alice has a second active key ${w.v.key} last used ${w.v.used} that is not managed by secret ${w.alice.secretArn}; delete or deactivate it, then remove AWSPENDING from version ${w.v.token} (the audit does so after STUCK_ROTATION_HOURS) and rotate again`,
     type: 'KeyInUseError',
     notifies: (w) => {
       const sent = w.p.sim.published();

@@ -169,7 +169,7 @@ describe('createSecret', () => {
   });
 
   describe('when the second key is active, used and not managed', () => {
-    const blocked = `user ${USER} has a second active key ${OTHER_KEY} last used ${USED.toISOString()} that is not managed by secret ${SECRET_ARN}; delete or deactivate it, then rotate again`;
+    const blocked = `user ${USER} has a second active key ${OTHER_KEY} last used ${USED.toISOString()} that is not managed by secret ${SECRET_ARN}; delete or deactivate it, then remove AWSPENDING from version ${TOKEN} (the audit does so after STUCK_ROTATION_HOURS) and rotate again`;
 
     it('refuses with KeyInUseError, deletes nothing and tells the owner once', async () => {
       const w = withSecondKey({ id: OTHER_KEY, status: 'Active', lastUsed: USED });
