@@ -18,7 +18,7 @@ import { BindingError, messageOf, NotEnrolledError, RotatorError } from './error
 import { logger } from './logger.js';
 import { UnknownUserError } from './rotate-now.js';
 import { parseSecretValue, type SecretShape } from './rotation/secret-value.js';
-import { SECRET_TAG, USER_TAG } from './tags.js';
+import { IAM_USER_NAME, IAM_USER_NAME_RULE, SECRET_TAG, USER_TAG } from './tags.js';
 
 /**
  * Enrollment puts one IAM user under management: a secret `<prefix><UserName>` holding a key pair
@@ -41,7 +41,7 @@ export class EnrollInputError extends EnrollmentError {
 
 const userName = z
   .string('user name must be a string')
-  .check(z.regex(/^[\w+=,.@-]{1,64}$/, 'user name must be an IAM user name (1-64 of A-Z a-z 0-9 +=,.@_-)'));
+  .check(z.regex(IAM_USER_NAME, `user name must be ${IAM_USER_NAME_RULE}`));
 
 export interface EnrollRequest {
   userName: string;

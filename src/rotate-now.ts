@@ -28,7 +28,7 @@ import {
 } from './errors.js';
 import { logger } from './logger.js';
 import { parseSecretValue } from './rotation/secret-value.js';
-import { SECRET_TAG, USER_TAG } from './tags.js';
+import { IAM_USER_NAME, IAM_USER_NAME_RULE, SECRET_TAG, USER_TAG } from './tags.js';
 
 /**
  * "Rotate now": starts an immediate rotation of one enrolled user's secret through Secrets Manager
@@ -65,7 +65,6 @@ export class RotationFailedError extends RotatorError {
   override name = 'RotationFailedError';
 }
 
-const USER_NAME = /^[\w+=,.@-]{1,64}$/;
 /** Default `wait` budget: below the rotate-now Lambda's 300 s timeout. */
 export const DEFAULT_WAIT_SECONDS = 280;
 const POLL_MS = 2_000;
@@ -75,7 +74,7 @@ const request = z
     userName: z.optional(
       z
         .string('userName must be a string')
-        .check(z.regex(USER_NAME, 'userName must be an IAM user name (1-64 of A-Z a-z 0-9 +=,.@_-)')),
+        .check(z.regex(IAM_USER_NAME, `userName must be ${IAM_USER_NAME_RULE}`)),
     ),
     secretId: z.optional(
       z

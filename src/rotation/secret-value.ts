@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { SecretFormatError } from '../errors.js';
+import { IAM_USER_NAME } from '../tags.js';
 
 /**
  * The key pair a bound secret holds (DESIGN.md, "Secret value"). Two shapes exist in the wild:
@@ -22,8 +23,6 @@ const FIELDS: Record<SecretShape, FieldNames> = {
 
 /** Long-term IAM access key ids: AKIA followed by upper-case letters and digits. */
 const ACCESS_KEY_ID = /^AKIA[A-Z0-9]{12,124}$/;
-/** IAM user names: 1-64 characters of letters, digits and +=,.@_- */
-const USER_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /**
  * A parsed secret value. It holds a secret access key, so it redacts itself when serialised or
@@ -95,7 +94,7 @@ export function parseSecretValue(secretString: string): ParsedSecret {
   const userName = stringField(fields, names.userName);
   const accessKeyId = stringField(fields, names.accessKeyId);
   const secretAccessKey = stringField(fields, names.secretAccessKey);
-  if (!USER_NAME.test(userName)) {
+  if (!IAM_USER_NAME.test(userName)) {
     throw new SecretFormatError(`secret value field ${names.userName} is not a valid IAM user name`);
   }
   if (!ACCESS_KEY_ID.test(accessKeyId)) {
