@@ -13,13 +13,19 @@ export interface SnsMessage {
   attributes?: Record<string, string> | undefined;
 }
 
-/** A subject SNS accepts: printable ASCII, one line, at most 100 characters. */
-export function snsSubject(subject: string): string {
-  const clean = subject
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/[^\x20-\x7e]/g, '?')
+/** SNS: a subject is printable ASCII without line breaks, "less than 100 characters". */
+export const SUBJECT_MAX = 99;
+
+/** Makes any text a valid SNS subject: printable ASCII, single spaces, at most 99 characters. */
+export function snsSubject(text: string, fallback = 'iam-key-rotator'): string {
+  const ascii = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/\s+/g, ' ')
     .trim();
-  return clean.length <= 100 ? clean : `${clean.slice(0, 97)}...`;
+  const s = ascii.length > SUBJECT_MAX ? `${ascii.slice(0, SUBJECT_MAX - 3).trimEnd()}...` : ascii;
+  return s === '' ? fallback : s;
 }
 
 /** Publishes one message to a topic; returns SNS's MessageId. */

@@ -10,6 +10,7 @@ import type {
   KeyFinding,
   UserFindings,
 } from '../audit/types.js';
+import { SUBJECT_MAX, snsSubject } from '../aws/sns.js';
 import type { Config } from '../config.js';
 import type { DigestItem } from './cadence.js';
 
@@ -35,8 +36,6 @@ export interface DigestContext {
   cfg: Config;
 }
 
-/** SNS: "must be ASCII text ... no line breaks or control characters ... less than 100 characters". */
-export const SUBJECT_MAX = 99;
 /** SNS caps a message (body, subject and attributes) at 256 KiB; keep a margin. */
 export const SNS_SAFE_BYTES = 240 * 1024;
 const WIDTH = 76;
@@ -45,18 +44,6 @@ const PRODUCT = 'iam-key-rotator';
 
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
-
-/** Makes a string a valid SNS subject: printable ASCII, single spaces, at most 99 characters. */
-export function safeSubject(text: string): string {
-  const ascii = text
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^\x20-\x7e]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const s = ascii.length > SUBJECT_MAX ? `${ascii.slice(0, SUBJECT_MAX - 3).trimEnd()}...` : ascii;
-  return s === '' ? PRODUCT : s;
-}
 
 // 40 base64 characters on their own: the shape of a secret access key.
 const SECRET_SHAPE = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
@@ -88,7 +75,7 @@ export function wrap(text: string, first: string, rest = ' '.repeat(first.length
 
 /** `prefix` plus as many of `parts` (comma-separated, in order) as fit in a subject. */
 export function fitSubject(prefix: string, parts: readonly string[]): string {
-  let subject = safeSubject(prefix);
+  let subject = snsSubject(prefix);
   let first = true;
   for (const part of parts) {
     const next = `${subject}${first ? ' ' : ', '}${part}`;
@@ -96,7 +83,7 @@ export function fitSubject(prefix: string, parts: readonly string[]): string {
     subject = next;
     first = false;
   }
-  return safeSubject(subject);
+  return snsSubject(subject);
 }
 
 const plural = (n: number, word: string, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
@@ -605,7 +592,7 @@ export function splitForSns(msg: SnsText, options: SplitOptions = {}): SnsText[]
 
   const budget =
     maxBytes -
-    utf8(safeSubject(msg.subject)) -
+    utf8(snsSubject(msg.subject)) -
     snsMessageBytes({ subject: '', body: '' }, attributes) -
     PART_HEADER_BYTES;
   if (budget < 1024) throw new RangeError(`splitForSns: maxBytes ${maxBytes} leaves no room for a body`);
@@ -626,7 +613,7 @@ export function splitForSns(msg: SnsText, options: SplitOptions = {}): SnsText[]
   const n = chunks.length;
   return chunks.map((chunk, i) => {
     const suffix = ` (part ${i + 1} of ${n})`;
-    const base = safeSubject(msg.subject);
+    const base = snsSubject(msg.subject);
     const subject =
       base.length + suffix.length > SUBJECT_MAX
         ? `${base.slice(0, SUBJECT_MAX - suffix.length - 3).trimEnd()}...${suffix}`

@@ -11,6 +11,7 @@ import { clients } from '../aws/clients.js';
 import { withRetry } from '../aws/retry.js';
 import { snsSubject } from '../aws/sns.js';
 import { messageOf } from '../errors.js';
+import { snsMessageBytes } from './format.js';
 
 /**
  * Sends the audit's mails through the one SNS topic. Owner digests go out with PublishBatch, at
@@ -41,11 +42,7 @@ export const SNS_MAX_BYTES = 262_144;
 const BATCH_MAX_ENTRIES = 10;
 
 export function messageBytes(m: OutgoingMessage): number {
-  let bytes = Buffer.byteLength(m.body, 'utf8') + Buffer.byteLength(snsSubject(m.subject), 'utf8');
-  for (const [k, v] of Object.entries(m.attributes)) {
-    bytes += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8') + 'String'.length;
-  }
-  return bytes;
+  return snsMessageBytes({ subject: snsSubject(m.subject), body: m.body }, m.attributes);
 }
 
 /** Groups messages into PublishBatch calls within the entry and size limits, in order. */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { addDays, classify } from '../../../src/audit/classify.js';
 import type { ActionResult, ClassifyInput, UserFindings } from '../../../src/audit/types.js';
+import { snsSubject } from '../../../src/aws/sns.js';
 import { collectDigests, type DigestItem } from '../../../src/notify/cadence.js';
 import {
   type DigestContext,
   ownerDigest,
   SNS_SAFE_BYTES,
-  safeSubject,
   scrub,
   securitySummary,
   snsMessageBytes,
@@ -180,9 +180,9 @@ describe('ownerDigest', () => {
   });
 });
 
-describe('safeSubject and scrub', () => {
+describe('snsSubject and scrub', () => {
   it('makes any text a valid SNS subject', () => {
-    const s = safeSubject(`Zoë's\nkeys\t\u0007 ${'x'.repeat(200)}`);
+    const s = snsSubject(`Zoë's\nkeys\t\u0007 ${'x'.repeat(200)}`);
     expect(s.startsWith("Zoe's keys x")).toBe(true);
     expect(s).toHaveLength(99);
     expect(s.endsWith('...')).toBe(true);

@@ -203,15 +203,15 @@ describe('sns helpers', () => {
     expect(id).toBe('id-1');
     expect(sns).toHaveReceivedCommandWith(PublishCommand, {
       TopicArn: 'arn:aws:sns:us-east-1:123456789012:t',
-      Subject: 'Key rotation ? blocked',
+      Subject: 'Key rotation blocked',
       Message: 'body',
       MessageAttributes: { owner: { DataType: 'String', StringValue: 'a@example.com' } },
     });
   });
 
-  it('shortens long subjects to 100 characters', () => {
+  it('shortens long subjects to 99 characters (SNS: less than 100)', () => {
     const subject = snsSubject('x'.repeat(150));
-    expect(subject).toHaveLength(100);
+    expect(subject).toHaveLength(99);
     expect(subject.endsWith('...')).toBe(true);
   });
 });
