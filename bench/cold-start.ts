@@ -365,6 +365,7 @@ export async function measureColdStart(o: ColdStartOptions): Promise<ColdStartRe
     return { esbuildOptions: { ...options }, runs: o.runs, nodeVersion: process.version, handlers };
   } finally {
     await rm(bundleDir, { recursive: true, force: true });
+    await rm(o.unbundledDir, { recursive: true, force: true });
   }
 }
 
