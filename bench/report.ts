@@ -308,14 +308,25 @@ export function renderReport(
         ),
     );
     parts.push(
-      '### Rotations the audit started (run afterwards by the rotation function, one at a time)\n\n' +
+      '### Rotations the audit started (run by the rotation function after the audit, all at once, as Secrets ' +
+        'Manager starts them; a rotation throttled out of its retries fails and Secrets Manager retries it)\n\n' +
         table(
-          ['users', 'rotations', 'succeeded', 'IAM calls / rotation', 'simulated'],
+          [
+            'users',
+            'rotations',
+            'succeeded',
+            'attempts',
+            'IAM calls / rotation',
+            'IAM throttled',
+            'simulated',
+          ],
           f.sizes.map((s) => [
             fmt(s.users),
             fmt(s.rotations.rotations),
             fmt(s.rotations.succeeded),
+            fmt(s.rotations.attempts),
             fmt(s.rotations.iamCallsPerRotation, 1),
+            `${fmt(s.rotations.calls.iamThrottled)} of ${fmt(s.rotations.calls.iam)}`,
             secs(s.rotations.simulatedSeconds),
           ]),
         ),
