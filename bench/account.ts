@@ -71,6 +71,16 @@ export class Random {
 }
 
 /**
+ * Replaces Math.random with a seeded stream. withRetry's backoff jitter uses Math.random, so with
+ * throttling on, each measured phase replays exactly when it starts from its own seed (and does
+ * not depend on how much randomness an earlier phase used). Benchmark child processes only.
+ */
+export function seedMathRandom(seed: number): void {
+  const random = new Random(seed);
+  Math.random = () => random.next();
+}
+
+/**
  * Ages (days) on which the default policy (MAX 90, WARN 14) mails an owner about an active key:
  * warning start, 7/3/1 days left, the limit day and every 7 days after it.
  */

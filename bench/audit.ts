@@ -3,7 +3,7 @@ import { resetClients } from '../src/aws/clients.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { rotate } from '../src/rotation/index.js';
 import { type CallEntry, SimAccount, type SimOptions } from '../test/sim/index.js';
-import { type AccountStats, buildAccount, type Profile } from './account.js';
+import { type AccountStats, buildAccount, type Profile, seedMathRandom } from './account.js';
 import { naiveScan } from './baseline.js';
 
 /**
@@ -156,6 +156,8 @@ async function account(
   env: Record<string, string>,
 ): Promise<{ sim: SimAccount; cfg: Config; stats: AccountStats; release: () => void }> {
   resetClients();
+  // Every phase (audit, baseline, each account) starts from its own random stream.
+  seedMathRandom((seed * 31 + (profile === 'mixed' ? 1 : 2) + users) >>> 0);
   const options: SimOptions = {
     seed,
     start: START,

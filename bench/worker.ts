@@ -1,4 +1,4 @@
-import { Random } from './account.js';
+import { seedMathRandom } from './account.js';
 import { type Model, measureMemory, measureSize } from './audit.js';
 import { measureRotations } from './rotation.js';
 
@@ -14,9 +14,9 @@ export type Task =
   | { task: 'rotation'; delaysSeconds: number[]; latencyMs: number; seed: number };
 
 async function run(task: Task): Promise<unknown> {
-  // withRetry's jitter uses Math.random: seed it, so throttled runs replay exactly.
-  const random = new Random(task.seed ^ 0x9e3779b9);
-  Math.random = () => random.next();
+  // withRetry's jitter uses Math.random: seeded, so throttled runs replay exactly (the audit
+  // phases reseed it for each account they build).
+  seedMathRandom(task.seed ^ 0x9e3779b9);
   if (task.task === 'size') return measureSize({ users: task.users, seed: task.seed, model: task.model });
   if (task.task === 'memory') {
     return measureMemory({
