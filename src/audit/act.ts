@@ -19,7 +19,10 @@ import type { ActionResult, PlannedAction } from './types.js';
  * report that may be hours old, so before changing a key this re-reads the live state of that one
  * user: its keys (ListAccessKeys) and the AWSCURRENT key id of every secret tagged for it. A key
  * that is any secret's AWSCURRENT is never deactivated or deleted (DESIGN.md invariant 2), whatever
- * the plan says. IAM calls here are proportional to the users acted upon, never to users scanned.
+ * the plan says. IAM calls here are proportional to the users acted upon, never to users scanned:
+ * one ListAccessKeys per user acted on, then the change itself. The read is deliberate: the report
+ * names keys only by slot, and acting on a report up to 4 hours old without it would repeat a
+ * change already made (a same-day rerun) or act on a key whose state has moved on.
  */
 
 export interface ActOptions {
@@ -58,8 +61,10 @@ async function readLiveUser(
   // AWSPENDING too: a rotation may have started since the scan, and the key it is verifying or
   // promoting must not be touched.
   for (const secretId of secretIds) {
-    for (const stage of [AWSCURRENT, AWSPENDING]) {
-      const value = await getSecretString(secretId, { stage });
+    const current = await getSecretString(secretId, { stage: AWSCURRENT });
+    // No AWSCURRENT value: the secret does not exist (the usual case for <prefix><user>).
+    if (current === undefined) continue;
+    for (const value of [current, await getSecretString(secretId, { stage: AWSPENDING })]) {
       if (value === undefined) continue;
       try {
         protectedKeyIds.add(parseSecretValue(value).accessKeyId);

@@ -48,6 +48,22 @@ describe('act: key actions', () => {
     expect(a.sim.calls.byOperation()).toEqual({ ListAccessKeys: 1, UpdateAccessKey: 1 });
   });
 
+  it('asks for <prefix><user> once when the user has no such secret (no AWSPENDING read of nothing)', async () => {
+    a = auditAccount();
+    a.sim.addUser('dora');
+    const old = a.sim.addKey('dora', { ageDays: 105 });
+    a.sim.calls.reset();
+
+    const [r] = await act([action('dora', 'disable', { slot: 1, createdOn: created(a, old.accessKeyId) })], {
+      dryRun: false,
+      secretsByUser: new Map(),
+      secretPrefix: 'iam-key-rotator/',
+    });
+
+    expect(r).toMatchObject({ outcome: 'done', keyId: old.accessKeyId });
+    expect(a.sim.calls.byOperation()).toEqual({ GetSecretValue: 1, ListAccessKeys: 1, UpdateAccessKey: 1 });
+  });
+
   it('never deactivates the AWSCURRENT key of a secret tagged for the user, whatever the plan says', async () => {
     a = auditAccount();
     a.sim.addUser('bob');
