@@ -5,6 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build } from 'esbuild';
+import { parse as parseYaml } from 'yaml';
 
 /**
  * Cold start: each handler bundled exactly as serverless.yml deploys it (the esbuild options are
@@ -49,109 +50,26 @@ export interface ColdStartResult {
 
 // ------------------------------------------------------------------ serverless.yml
 
-type Yaml = string | boolean | string[] | { [k: string]: Yaml };
-
-function scalar(raw: string): Yaml {
-  const v = raw.trim();
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  if (v === '[]') return [];
-  if (v.startsWith('[') && v.endsWith(']')) {
-    return v
-      .slice(1, -1)
-      .split(',')
-      .map((s) => s.trim().replace(/^['"]|['"]$/g, ''));
-  }
-  if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) {
-    return v.slice(1, -1);
-  }
-  return v;
-}
+type Yaml = unknown;
 
 /**
- * The mapping under `path` (e.g. ['custom', 'esbuild']) of a block-style YAML document: enough
- * YAML for serverless.yml's scalars, flow lists and nested maps, without a YAML dependency.
+ * The mapping under `path` (e.g. ['custom', 'esbuild']) of serverless.yml, parsed as YAML. The
+ * CloudFormation short tags (!Ref, !Sub, ...) are left unresolved: nothing here reads them.
  */
 export function yamlBlock(text: string, path: readonly string[]): Record<string, Yaml> {
-  const lines = text.split('\n');
-  let indent = -1;
-  let i = 0;
+  let node: unknown = parseYaml(text, { logLevel: 'error' });
   for (const key of path) {
-    let found = false;
-    for (; i < lines.length; i++) {
-      const line = lines[i] ?? '';
-      const m = /^(\s*)([\w.-]+):\s*(#.*)?$/.exec(line);
-      if (m && (m[1] ?? '').length > indent && m[2] === key) {
-        indent = (m[1] ?? '').length;
-        found = true;
-        i++;
-        break;
-      }
-    }
-    if (!found) throw new Error(`serverless.yml has no ${path.join('.')}`);
+    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+    if (node === undefined || node === null) throw new Error(`serverless.yml has no ${path.join('.')}`);
   }
-  return readMap(lines, i, indent).map;
-}
-
-function readMap(
-  lines: string[],
-  start: number,
-  parentIndent: number,
-): { map: Record<string, Yaml>; next: number } {
-  const map: Record<string, Yaml> = {};
-  let childIndent = -1;
-  let i = start;
-  while (i < lines.length) {
-    const line = lines[i] ?? '';
-    if (/^\s*(#.*)?$/.test(line)) {
-      i++;
-      continue;
-    }
-    const indent = line.length - line.trimStart().length;
-    if (indent <= parentIndent) break;
-    if (childIndent < 0) childIndent = indent;
-    if (indent !== childIndent) throw new Error(`unexpected indentation in serverless.yml: ${line.trim()}`);
-    const m = /^\s*([\w.-]+):(?:\s+(.*))?$/.exec(line);
-    if (!m) throw new Error(`cannot read serverless.yml line: ${line.trim()}`);
-    const key = m[1] as string;
-    const rest = (m[2] ?? '').replace(/\s+#.*$/, '');
-    if (rest === '' && isSequence(lines, i + 1, indent)) {
-      // A block sequence (e.g. a function's events): not needed here, skipped whole.
-      map[key] = [];
-      i++;
-      while (i < lines.length) {
-        const l = lines[i] ?? '';
-        const d = l.length - l.trimStart().length;
-        if (!/^\s*(#.*)?$/.test(l) && (d < indent || (d === indent && !l.trimStart().startsWith('-')))) break;
-        i++;
-      }
-    } else if (rest === '') {
-      const child = readMap(lines, i + 1, indent);
-      map[key] = child.map;
-      i = child.next;
-    } else {
-      map[key] = scalar(rest);
-      i++;
-    }
-  }
-  return { map, next: i };
-}
-
-function isSequence(lines: string[], start: number, keyIndent: number): boolean {
-  for (let i = start; i < lines.length; i++) {
-    const l = lines[i] ?? '';
-    if (/^\s*(#.*)?$/.test(l)) continue;
-    const d = l.length - l.trimStart().length;
-    return d >= keyIndent && l.trimStart().startsWith('- ');
-  }
-  return false;
+  return node as Record<string, Yaml>;
 }
 
 /** The functions and their handler files, from serverless.yml. */
 export function handlerEntries(serverlessYml: string): HandlerEntry[] {
   const functions = yamlBlock(serverlessYml, ['functions']);
   return Object.entries(functions).map(([name, fn]) => {
-    const handler = typeof fn === 'object' && !Array.isArray(fn) ? fn.handler : undefined;
+    const handler = typeof fn === 'object' && fn !== null ? (fn as { handler?: unknown }).handler : undefined;
     if (typeof handler !== 'string') throw new Error(`function ${name} has no handler`);
     return { name, source: `${handler.slice(0, handler.lastIndexOf('.'))}.ts` };
   });
