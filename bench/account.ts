@@ -3,6 +3,7 @@ import { clients } from '../src/aws/clients.js';
 import { withRetry } from '../src/aws/retry.js';
 import { EXEMPT_TAG, SECRET_TAG, USER_TAG } from '../src/tags.js';
 import type { SimAccount } from '../test/sim/index.js';
+import { Rng } from '../test/sim/rng.js';
 
 /**
  * Seeded accounts for the benchmark. The same (users, seed) always gives the same users, owners,
@@ -46,18 +47,14 @@ export interface AccountStats {
   fingerprint: string;
 }
 
-/** Small seeded PRNG (mulberry32): the benchmark's own stream, independent of the simulator's. */
+/** The benchmark's own seeded stream (the simulator's mulberry32), independent of the simulator's. */
 export class Random {
-  private state: number;
+  private readonly rng: Rng;
   constructor(seed: number) {
-    this.state = seed >>> 0 || 0x2545f491;
+    this.rng = new Rng(seed);
   }
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rng.next();
   }
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo + 1));
