@@ -8,6 +8,7 @@ import { rotateNow, UnknownUserError } from '../../src/rotate-now.js';
 import { rotate } from '../../src/rotation/index.js';
 import { SimAccount } from '../sim/index.js';
 import { keyPairAt, secretValue, whoAmI } from './fixtures.js';
+import * as guards from './guards.js';
 
 let sim: SimAccount;
 let cfg: Config;
@@ -20,12 +21,7 @@ beforeEach(() => {
   cfg = loadConfig({ AWS_REGION: 'us-east-1' });
   fn = sim.rotationFunctionArn('iam-key-rotator-dev-rotation');
   sim.registerRotationFunction(fn, (event) => rotate(event, { config: cfg }));
-  logged = [];
-  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logged.push(args.map(String).join(' '));
-    });
-  }
+  logged = guards.captureConsole();
 });
 
 afterEach(() => {
@@ -34,23 +30,10 @@ afterEach(() => {
   resetClients();
 });
 
-function expectNoSecrets(...texts: unknown[]): void {
-  const all = [...texts.map((t) => (typeof t === 'string' ? t : JSON.stringify(t))), ...logged].join('\n');
-  for (const secret of sim.issuedSecrets()) expect(all).not.toContain(secret);
-}
+const expectNoSecrets = (...texts: unknown[]): void => guards.expectNoSecrets(sim, logged, ...texts);
 
-async function rejectsUnchanged(call: () => Promise<unknown>): Promise<Error> {
-  const before = sim.snapshot();
-  const err = await call().then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e as Error,
-  );
-  expect(sim.snapshot()).toEqual(before);
-  expectNoSecrets(err.message);
-  return err;
-}
+const rejectsUnchanged = (call: () => Promise<unknown>): Promise<Error> =>
+  guards.rejectsUnchanged(sim, logged, call);
 
 const accessDenied = (action: string) =>
   new IAMServiceException({

@@ -28,6 +28,7 @@ import {
 import { rotate } from '../../src/rotation/index.js';
 import { SimAccount, type SimOptions } from '../sim/index.js';
 import { enrolledUser, keyPairAt, whoAmI } from './fixtures.js';
+import * as guards from './guards.js';
 
 let sim: SimAccount;
 let cfg: Config;
@@ -43,12 +44,7 @@ function world(options: SimOptions = {}, env: Record<string, string> = {}): SimA
 
 /** The service logs through the global console in tests (POWERTOOLS_DEV): keep what it wrote. */
 beforeEach(() => {
-  logged = [];
-  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logged.push(args.map(String).join(' '));
-    });
-  }
+  logged = guards.captureConsole();
 });
 
 afterEach(() => {
@@ -57,25 +53,10 @@ afterEach(() => {
   resetClients();
 });
 
-/** No secret access key the account ever issued appears in `texts` (invariant 6). */
-function expectNoSecrets(...texts: unknown[]): void {
-  const all = [...texts.map((t) => (typeof t === 'string' ? t : JSON.stringify(t))), ...logged].join('\n');
-  for (const secret of sim.issuedSecrets()) expect(all).not.toContain(secret);
-}
+const expectNoSecrets = (...texts: unknown[]): void => guards.expectNoSecrets(sim, logged, ...texts);
 
-/** Runs `call`, expects it to reject, and checks that the account did not change at all. */
-async function rejectsUnchanged(call: () => Promise<unknown>): Promise<Error> {
-  const before = sim.snapshot();
-  const err = await call().then(
-    () => {
-      throw new Error('expected rotateNow to fail');
-    },
-    (e: unknown) => e as Error,
-  );
-  expect(sim.snapshot()).toEqual(before);
-  expectNoSecrets(err.message);
-  return err;
-}
+const rejectsUnchanged = (call: () => Promise<unknown>): Promise<Error> =>
+  guards.rejectsUnchanged(sim, logged, call);
 
 const accessDenied = (service: 'iam' | 'sm', action: string): Error => {
   const options = {
