@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod/mini';
 import { clients } from './aws/clients.js';
-import { getAccessKeyLastUsed, getUser, type IamUser, listAccessKeys } from './aws/iam.js';
+import { getUser, type IamUser, listAccessKeys } from './aws/iam.js';
 import { withRetry } from './aws/retry.js';
 import {
   AWSCURRENT,
@@ -27,6 +27,7 @@ import {
   RotatorError,
 } from './errors.js';
 import { logger } from './logger.js';
+import { type Blocker, roomForNewKey } from './rotation/room.js';
 import { parseSecretValue } from './rotation/secret-value.js';
 import { IAM_USER_NAME, IAM_USER_NAME_RULE, SECRET_TAG, USER_TAG } from './tags.js';
 
@@ -266,30 +267,20 @@ async function preflight(target: BoundTarget): Promise<string> {
     }
     throw err;
   }
-  if (keys.length < 2) return current.accessKeyId;
-  const others = keys.filter((k) => k.accessKeyId !== current.accessKeyId);
-  const previousVersion = versionWithStage(secret.versions, AWSPREVIOUS);
-  const previousKeyId = previousVersion
-    ? await keyIdAt(secret.arn, { versionId: previousVersion, stage: AWSPREVIOUS })
-    : undefined;
-  if (others.some((k) => k.status === 'Inactive' || k.accessKeyId === previousKeyId)) {
-    return current.accessKeyId;
-  }
-  let blocker: { keyId: string; lastUsed: Date } | undefined;
-  for (const key of others) {
-    let lastUsed: Date | undefined;
-    try {
-      lastUsed = (await getAccessKeyLastUsed(key.accessKeyId)).lastUsedDate;
-    } catch (err) {
-      if (isAccessDenied(err)) return current.accessKeyId;
-      throw err;
-    }
-    if (lastUsed === undefined) return current.accessKeyId;
-    blocker ??= { keyId: key.accessKeyId, lastUsed };
+  let blocker: Blocker | undefined;
+  try {
+    ({ blocker } = await roomForNewKey(keys, current.accessKeyId, async () => {
+      const version = versionWithStage(secret.versions, AWSPREVIOUS);
+      return version ? keyIdAt(secret.arn, { versionId: version, stage: AWSPREVIOUS }) : undefined;
+    }));
+  } catch (err) {
+    // A role without iam:GetAccessKeyLastUsed still rotates; the rotation function then decides.
+    if (isAccessDenied(err)) return current.accessKeyId;
+    throw err;
   }
   if (blocker) {
     throw new KeyInUseError(
-      `user ${userName} has a second active key ${blocker.keyId}, last used ${blocker.lastUsed.toISOString()}, that secret ${secret.arn} does not manage; a rotation would have to delete it to make room, and the rotator never deletes a key in use. Nothing changed. Move its users to the secret, deactivate it (aws iam update-access-key --user-name ${userName} --access-key-id ${blocker.keyId} --status Inactive; the audit does this once the grace period after enrollment has passed), then rotate again`,
+      `user ${userName} has a second active key ${blocker.key.accessKeyId}, last used ${blocker.lastUsed.toISOString()}, that secret ${secret.arn} does not manage; a rotation would have to delete it to make room, and the rotator never deletes a key in use. Nothing changed. Move its users to the secret, deactivate it (aws iam update-access-key --user-name ${userName} --access-key-id ${blocker.key.accessKeyId} --status Inactive; the audit does this once the grace period after enrollment has passed), then rotate again`,
     );
   }
   return current.accessKeyId;

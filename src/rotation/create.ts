@@ -3,7 +3,6 @@ import {
   AccessKeyLimitError,
   createAccessKey,
   deleteAccessKey,
-  getAccessKeyLastUsed,
   listAccessKeys,
 } from '../aws/iam.js';
 import {
@@ -17,16 +16,8 @@ import { publish } from '../aws/sns.js';
 import { KeyInUseError, messageOf } from '../errors.js';
 import { logger } from '../logger.js';
 import type { RotationContext } from './guard.js';
+import { type Blocker, roomForNewKey } from './room.js';
 import { parseSecretValue, withKey } from './secret-value.js';
-
-/** Why a key other than AWSCURRENT may be deleted to make room (invariant 5). */
-type RemovalReason = 'inactive' | 'AWSPREVIOUS' | 'never used';
-
-interface Blocker {
-  key: AccessKeyInfo;
-  lastUsed: Date;
-  service: string | undefined;
-}
 
 /**
  * createSecret: store a new key pair as AWSPENDING under the rotation's token.
@@ -88,32 +79,8 @@ export async function createSecret(ctx: RotationContext): Promise<void> {
  */
 async function makeRoom(ctx: RotationContext, keys: AccessKeyInfo[]): Promise<void> {
   const currentId = ctx.current.accessKeyId;
-  const excess = keys.length - 1;
-  if (excess <= 0) return;
-
-  const others = keys.filter((k) => k.accessKeyId !== currentId);
-  const previousId = others.some((k) => k.status === 'Active') ? await previousKeyId(ctx) : undefined;
-  // Cheapest decisions first: only keys that are neither inactive nor AWSPREVIOUS cost a call.
-  const rank = (k: AccessKeyInfo) => (k.status === 'Inactive' ? 0 : k.accessKeyId === previousId ? 1 : 2);
-  const ordered = [...others].sort((a, b) => rank(a) - rank(b));
-
-  const removable: { key: AccessKeyInfo; reason: RemovalReason }[] = [];
-  const blockers: Blocker[] = [];
-  for (const key of ordered) {
-    if (removable.length >= excess) break;
-    if (key.status === 'Inactive') {
-      removable.push({ key, reason: 'inactive' });
-    } else if (key.accessKeyId === previousId) {
-      removable.push({ key, reason: 'AWSPREVIOUS' });
-    } else {
-      const used = await getAccessKeyLastUsed(key.accessKeyId);
-      if (used.lastUsedDate === undefined) removable.push({ key, reason: 'never used' });
-      else blockers.push({ key, lastUsed: used.lastUsedDate, service: used.serviceName });
-    }
-  }
-
-  const blocker = blockers[0];
-  if (removable.length < excess && blocker !== undefined) {
+  const { removable, blocker } = await roomForNewKey(keys, currentId, () => previousKeyId(ctx));
+  if (blocker !== undefined) {
     await tellOwnerBlocked(ctx, blocker);
     throw new KeyInUseError(blockedMessage(ctx, blocker));
   }
