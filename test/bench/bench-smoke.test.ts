@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MeasuredSize, SizeResult } from '../../bench/audit.js';
-import { deployedEsbuildOptions, handlerEntries, median, yamlBlock } from '../../bench/cold-start.js';
-import { growthExponent } from '../../bench/report.js';
-import { type BenchResult, inChild, RESULTS_DIR, ROOT, runBench } from '../../bench/run.js';
+import type { MeasuredSize, SizeResult } from './audit.js';
+import { deployedEsbuildOptions, handlerEntries, median, yamlBlock } from './cold-start.js';
+import { growthExponent } from './report.js';
+import { type BenchResult, inChild, RESULTS_DIR, ROOT, runBench } from './run.js';
 
 /**
  * `npm run bench` at a small size, so the benchmark cannot rot. Only what is deterministic is

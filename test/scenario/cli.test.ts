@@ -13,7 +13,7 @@ import { SimAccount } from '../sim/index.js';
 import { enrolledUser, keyPairAt } from './fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/iam-key-rotator.mjs');
+const BIN = join(ROOT, 'src/cli/bin.mjs');
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes
 const ANSI = /\u001b\[[0-9;]*m/;
 

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEMO_USER, type DemoAccount, runDemo } from '../../scripts/demo.js';
 import type { Io } from '../../src/cli/output.js';
+import { DEMO_USER, type DemoAccount, runDemo } from '../demo/demo.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

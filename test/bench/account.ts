@@ -1,9 +1,9 @@
 import { TagUserCommand } from '@aws-sdk/client-iam';
-import { clients } from '../src/aws/clients.js';
-import { withRetry } from '../src/aws/retry.js';
-import { EXEMPT_TAG, SECRET_TAG, USER_TAG } from '../src/tags.js';
-import type { SimAccount } from '../test/sim/index.js';
-import { Rng } from '../test/sim/rng.js';
+import { clients } from '../../src/aws/clients.js';
+import { withRetry } from '../../src/aws/retry.js';
+import { EXEMPT_TAG, SECRET_TAG, USER_TAG } from '../../src/tags.js';
+import type { SimAccount } from '../sim/index.js';
+import { Rng } from '../sim/rng.js';
 
 /**
  * Seeded accounts for the benchmark. The same (users, seed) always gives the same users, owners,

@@ -8,7 +8,7 @@ import { register } from 'tsx/esm/api';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 register();
-const { main } = await import('../src/cli/main.ts');
-const { processIo } = await import('../src/cli/output.ts');
+const { main } = await import('./main.ts');
+const { processIo } = await import('./output.ts');
 
 process.exitCode = await main(process.argv.slice(2), processIo());

@@ -9,15 +9,15 @@
  * rotation function ran them, and its keys before and after), and the audit again.
  */
 import { pathToFileURL } from 'node:url';
-import { resetClients } from '../src/aws/clients.js';
-import { main } from '../src/cli/main.js';
-import { type Io, paint, processIo, table } from '../src/cli/output.js';
-import { type Config, loadConfig } from '../src/config.js';
-import { enroll } from '../src/enroll.js';
-import { logger } from '../src/logger.js';
-import { rotate } from '../src/rotation/index.js';
-import { type CallEntry, SimAccount, type SimDelivery } from '../test/sim/index.js';
-import { Rng } from '../test/sim/rng.js';
+import { resetClients } from '../../src/aws/clients.js';
+import { main } from '../../src/cli/main.js';
+import { type Io, paint, processIo, table } from '../../src/cli/output.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { enroll } from '../../src/enroll.js';
+import { logger } from '../../src/logger.js';
+import { rotate } from '../../src/rotation/index.js';
+import { type CallEntry, SimAccount, type SimDelivery } from '../sim/index.js';
+import { Rng } from '../sim/rng.js';
 
 export const DEMO_USER = 'ci-deployer';
 export const DEMO_OWNER = 'platform@example.com';

@@ -1,10 +1,10 @@
 import { TagUserCommand } from '@aws-sdk/client-iam';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { clients, resetClients } from '../src/aws/clients.js';
-import { loadConfig } from '../src/config.js';
-import { rotate } from '../src/rotation/index.js';
-import { SECRET_TAG, USER_TAG } from '../src/tags.js';
-import { SimAccount } from '../test/sim/index.js';
+import { clients, resetClients } from '../../src/aws/clients.js';
+import { loadConfig } from '../../src/config.js';
+import { rotate } from '../../src/rotation/index.js';
+import { SECRET_TAG, USER_TAG } from '../../src/tags.js';
+import { SimAccount } from '../sim/index.js';
 import { Random } from './account.js';
 import { START } from './audit.js';
 

@@ -5,8 +5,8 @@ import {
   ListUsersCommand,
   ListUserTagsCommand,
 } from '@aws-sdk/client-iam';
-import { clients } from '../src/aws/clients.js';
-import { withRetry } from '../src/aws/retry.js';
+import { clients } from '../../src/aws/clients.js';
+import { withRetry } from '../../src/aws/retry.js';
 
 /**
  * The scan most key-age scripts (and AWS's own sample) do: page through ListUsers, then per user

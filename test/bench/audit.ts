@@ -1,8 +1,8 @@
-import { runAudit } from '../src/audit/run.js';
-import { resetClients } from '../src/aws/clients.js';
-import { type Config, loadConfig } from '../src/config.js';
-import { rotate } from '../src/rotation/index.js';
-import { type CallEntry, SimAccount, type SimOptions } from '../test/sim/index.js';
+import { runAudit } from '../../src/audit/run.js';
+import { resetClients } from '../../src/aws/clients.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { rotate } from '../../src/rotation/index.js';
+import { type CallEntry, SimAccount, type SimOptions } from '../sim/index.js';
 import { type AccountStats, buildAccount, type Profile, seedMathRandom } from './account.js';
 import { naiveScan } from './baseline.js';
 

@@ -21,8 +21,8 @@ import type { Task } from './worker.js';
  * credentials and logging off); this process only forks, bundles and prints.
  */
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const RESULTS_DIR = join(ROOT, 'bench', 'results');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const RESULTS_DIR = join(ROOT, 'test', 'bench', 'results');
 
 export interface BenchOptions {
   /** Account sizes (users); default 500, 5,000 and 20,000. */
@@ -33,7 +33,7 @@ export interface BenchOptions {
   delaysSeconds?: number[];
   /** Fresh processes per handler and variant for import times; 0 skips the cold start section. */
   importRuns?: number;
-  /** Where the JSON goes; default bench/results/latest.json. */
+  /** Where the JSON goes; default test/bench/results/latest.json. */
   outFile?: string;
   /** Where the unbundled JS for the cold start comparison goes (inside the repository). */
   unbundledDir?: string;
@@ -75,7 +75,7 @@ function childEnv(): NodeJS.ProcessEnv {
 /** Runs one task in a fresh child process and returns its figures. */
 export function inChild<T>(task: Task): Promise<T> {
   return new Promise((resolvePromise, reject) => {
-    const child = fork(join(ROOT, 'bench', 'worker.ts'), [], {
+    const child = fork(join(ROOT, 'test', 'bench', 'worker.ts'), [], {
       cwd: ROOT,
       env: childEnv(),
       execArgv: ['--import', 'tsx', '--expose-gc'],
